@@ -1,0 +1,627 @@
+"""The shared base of every sklearn_nn estimator.
+
+A public estimator is a plain scikit-learn estimator. ``fit`` validates the
+data, encodes the target, draws every seed from one ``random_state``, builds
+a private skorch net (:class:`sklearn_nn._net._Net`) around the family's torch
+module and loss, trains it and keeps it as ``net_``.
+
+A family implements a few hooks:
+
+``_build_module()``
+    the torch module (uses ``n_features_in_`` and the encoded target's shape);
+``_build_criterion()``
+    the loss, called as ``criterion(y_pred, target, weight)``;
+``_validate_X`` / ``_make_inputs``
+    only when the input is not a plain 2-D float matrix (sequences, pairs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import numbers
+
+import numpy as np
+import torch
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+from skorch.callbacks import EarlyStopping, PassthroughScoring, PrintLog
+from skorch.utils import noop
+
+from ._net import (
+    ProgressBar,
+    SliceIterator,
+    StopOnDivergence,
+    TensorBatches,
+    ValidationScore,
+    _Net,
+    predefined_validation,
+)
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
+_SEED_MAX = np.iinfo(np.int32).max
+
+
+def resolve_device(device: str) -> str:
+    """Turn the ``device`` parameter into a torch device string.
+
+    'auto' picks 'cuda' when a CUDA device is available and 'cpu' otherwise.
+    Asking for CUDA on a machine without one is a ``ValueError``.
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}."
+        )
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but no CUDA device is available "
+                "(torch.cuda.is_available() is False). Use device='cpu', or "
+                "device='auto' to take a GPU only when there is one."
+            )
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(
+                f"device={device!r} was requested but only {count} CUDA device(s) "
+                f"are visible (valid indices 0..{count - 1})."
+            )
+    return str(parsed)
+
+
+@contextlib.contextmanager
+def seeded_torch(seed: int, device: str):
+    """Seed torch's global RNG for the block and restore it afterwards.
+
+    Module initialisation and dropout draw from torch's global generator; the
+    fork keeps the user's own RNG state untouched.
+    """
+    dev = torch.device(device)
+    devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class BaseNeuralEstimator(BaseEstimator):
+    """Common parameters and the fit template of all sklearn_nn estimators.
+
+    Not public: subclasses list every parameter in their own ``__init__``
+    (scikit-learn reads the signature) and pass the common ones here.
+    """
+
+    _parameter_constraints: dict = {
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str],
+        "dtype": [StrOptions(set(_DTYPES))],
+    }
+
+    # rows per forward pass at prediction time
+    _inference_batch_size = 16384
+
+    def __init__(
+        self,
+        *,
+        max_epochs=200,
+        batch_size="auto",
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        dtype="float32",
+    ):
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ hooks
+    def _build_module(self) -> torch.nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _build_criterion(self) -> torch.nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _validate_X(self, X, *, reset):
+        """Validate predict-time (and, by default, fit-time) input."""
+        return validate_data(
+            self, X, reset=reset, dtype=(np.float64, np.float32), order="C"
+        )
+
+    def _make_inputs(self, X) -> tuple[torch.Tensor, ...]:
+        """Turn validated ``X`` into the module's positional input tensors."""
+        return (_as_tensor(X, _NUMPY_DTYPES[self.dtype]),)
+
+    @property
+    def _torch_dtype(self):
+        return _DTYPES[self.dtype]
+
+    # -------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights. An integer weight has the same effect as
+            repeating the sample that many times (exactly so when a batch
+            holds the whole training set).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        warm = self.warm_start and hasattr(self, "net_")
+        X, y = self._validate_fit_data(X, y, reset=not warm)
+        target = self._encode_target(y, reset=not warm)
+        weight = self._fit_weights(sample_weight, X, target)
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        torch_seed = int(rng.randint(_SEED_MAX))
+        shuffle_seed = int(rng.randint(_SEED_MAX))
+
+        data = TensorBatches(
+            self._make_inputs(X),
+            torch.as_tensor(target),
+            None if weight is None else torch.as_tensor(weight, dtype=self._torch_dtype),
+        )
+        valid = None
+        if self.early_stopping:
+            train_idx, valid_idx = train_test_split(
+                np.arange(len(data)),
+                test_size=self.validation_fraction,
+                random_state=rng,
+                stratify=target if is_classifier(self) else None,
+            )
+            data, valid = data.take(train_idx), data.take(valid_idx).to(device)
+        data = data.to(device)
+
+        batch_size = (
+            min(200, len(data)) if self.batch_size == "auto" else self.batch_size
+        )
+        generator = torch.Generator().manual_seed(shuffle_seed)
+        settings = dict(
+            iterator_train=functools.partial(
+                SliceIterator, shuffle=True, generator=generator
+            ),
+            iterator_valid=SliceIterator,
+            batch_size=batch_size,
+            train_split=None if valid is None else predefined_validation(valid),
+            max_epochs=self.max_epochs,
+        )
+        callbacks = self._callbacks(valid is not None)
+
+        net = self.net_ if warm else None
+        if warm:
+            backup = copy.deepcopy(
+                (net.module_.state_dict(), net.optimizer_.state_dict())
+            )
+            for key, value in settings.items():
+                setattr(net, key, value)
+            net.callbacks = callbacks
+            net.initialize_callbacks()
+            net.set_params(lr=self.lr)
+        try:
+            with seeded_torch(torch_seed, device):
+                if not warm:
+                    net = _Net(
+                        module=self._build_module().to(self._torch_dtype),
+                        criterion=self._build_criterion(),
+                        callbacks=callbacks,
+                        device=device,
+                        verbose=0,
+                        **self._optimizer_settings(),
+                        **settings,
+                    ).initialize()
+                net.partial_fit(data, None)
+        except BaseException:
+            if net is not None:
+                _close_progress_bars(net)
+            if warm:
+                net.module_.load_state_dict(backup[0])
+                net.optimizer_.load_state_dict(backup[1])
+            raise
+        self._store_fit_results(net)
+        return self
+
+    def _validate_fit_data(self, X, y, *, reset):
+        return validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            dtype=(np.float64, np.float32),
+            order="C",
+            **self._y_validation_kwargs(),
+        )
+
+    def _optimizer_settings(self):
+        opt = self.optimizer
+        settings = {"optimizer": _OPTIMIZERS.get(opt, opt), "lr": self.lr}
+        if isinstance(opt, str) or self.weight_decay:
+            settings["optimizer__weight_decay"] = self.weight_decay
+        return settings
+
+    def _callbacks(self, has_validation):
+        name = type(self).__name__
+        verbose = int(self.verbose)
+        callbacks = [
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("divergence", StopOnDivergence(name, self.lr)),
+        ]
+        if has_validation:
+            callbacks += [
+                ("valid_loss", PassthroughScoring(name="valid_loss")),
+                ("valid_score", ValidationScore(self._score_output)),
+            ]
+        callbacks.append(
+            (
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_loss" if has_validation else "train_loss",
+                    patience=self.n_iter_no_change,
+                    threshold=self.tol,
+                    threshold_mode="abs",
+                    load_best=has_validation,
+                    sink=print if verbose else noop,
+                ),
+            )
+        )
+        if verbose == 1:
+            callbacks.append(("progress", ProgressBar(self.max_epochs, name)))
+        elif verbose >= 2:
+            callbacks.append(("print_log", PrintLog()))
+        return callbacks
+
+    def _store_fit_results(self, net):
+        # drop tensors that callbacks keep (they would pin GPU memory and
+        # make a CUDA-fitted model unpicklable on a CPU-only machine)
+        for _, cb in net.callbacks_:
+            if hasattr(cb, "best_model_weights_"):
+                cb.best_model_weights_ = None
+        history = net.history
+        self.net_ = net
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
+        if "valid_loss" in history[-1]:
+            self.validation_loss_curve_ = [float(v) for v in history[:, "valid_loss"]]
+            self.validation_scores_ = [float(v) for v in history[:, "valid_score"]]
+            self.best_validation_score_ = max(self.validation_scores_)
+        else:
+            self.validation_loss_curve_ = None
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _fit_weights(self, sample_weight, X, target):
+        """Per-sample training weights, or None when every weight is 1."""
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if not np.any(sample_weight > 0):
+            raise ValueError(
+                "sample_weight must contain at least one non-zero weight; "
+                "all weights are zero."
+            )
+        return sample_weight
+
+    # ---------------------------------------------------------------- predict
+    def _forward(self, X):
+        """Validated ``X`` through the fitted module; returns its output."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        net = self.net_
+        inputs = self._make_inputs(X)
+        if net.device != "cpu":
+            inputs = tuple(t.to(net.device) for t in inputs)
+        return net.infer_all(inputs, self._inference_batch_size)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "net_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _as_tensor(X, dtype):
+    """Zero-copy numpy -> torch where possible (copy read-only input)."""
+    X = np.asarray(X, dtype=dtype)
+    if not X.flags.writeable:
+        X = X.copy()
+    return torch.from_numpy(X)
+
+
+def _to_numpy(t):
+    return t.detach().to("cpu", torch.float64).numpy()
+
+
+def _close_progress_bars(net):
+    for _, cb in getattr(net, "callbacks_", []):
+        bar = getattr(cb, "_bar", None)
+        if bar is not None:
+            bar.close()
+            del cb._bar
+
+
+class NeuralClassifierBase(BaseNeuralEstimator):
+    """Classification on top of the shared base.
+
+    The module's first output must be log-probabilities of shape
+    (n_samples, n_classes).
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNeuralEstimator._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def _y_validation_kwargs(self):
+        return {}
+
+    def _encode_target(self, y, *, reset):
+        check_classification_targets(y)
+        if reset:
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in "
+                    f"y; got 1 class ({self.classes_[0]!r})."
+                )
+            return codes.astype(np.int64)
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.clip(codes, 0, len(self.classes_) - 1)
+        unseen = self.classes_[codes] != y
+        if np.any(unseen):
+            raise ValueError(
+                "warm_start=True: y has labels that were not seen in the first "
+                f"fit: {np.unique(y[unseen])[:5]}. classes_ is {self.classes_}."
+            )
+        return codes.astype(np.int64)
+
+    def _fit_weights(self, sample_weight, X, target):
+        weight = super()._fit_weights(sample_weight, X, target)
+        if self.class_weight is None:
+            return weight
+        per_class = compute_class_weight(
+            self.class_weight,
+            classes=np.arange(len(self.classes_)),
+            y=target,
+            sample_weight=weight,
+        ) if self.class_weight == "balanced" else _class_weight_vector(
+            self.class_weight, self.classes_
+        )
+        class_w = per_class[target]
+        return class_w if weight is None else weight * class_w
+
+    def _score_output(self, output, target, weight):
+        correct = (output.argmax(dim=1) == target).to(torch.float64)
+        if weight is None:
+            return correct.mean().item()
+        weight = weight.to(torch.float64)
+        return ((correct * weight).sum() / weight.sum()).item()
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities, computed in log space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns ordered as ``classes_``.
+        """
+        out = self._forward(X)
+        log_proba = _to_numpy(out[0] if isinstance(out, tuple) else out)
+        return log_proba - logsumexp(log_proba, axis=1, keepdims=True)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities (rows sum to 1), columns ordered as ``classes_``.
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """Most probable class for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels, drawn from ``classes_``.
+        """
+        log_proba = self.predict_log_proba(X)
+        return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+def _class_weight_vector(class_weight, classes):
+    unknown = [k for k in class_weight if k not in set(classes.tolist())]
+    if unknown:
+        raise ValueError(
+            f"class_weight has keys {unknown} that are not labels in y; the "
+            f"labels are {classes.tolist()}."
+        )
+    return np.array([float(class_weight.get(c, 1.0)) for c in classes.tolist()])
+
+
+class NeuralRegressorBase(BaseNeuralEstimator):
+    """Regression on top of the shared base (single- or multi-output).
+
+    The module's first output must be the prediction, shape
+    (n_samples, n_outputs).
+    """
+
+    def _y_validation_kwargs(self):
+        return {"multi_output": True, "y_numeric": True}
+
+    def _encode_target(self, y, *, reset):
+        y = np.asarray(y, dtype=np.float64)
+        y2d = y.reshape(-1, 1) if y.ndim == 1 else y
+        if reset:
+            self._y_ndim = y.ndim
+            self.n_outputs_ = y2d.shape[1]
+        elif y2d.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"warm_start=True: y has {y2d.shape[1]} outputs but the model was "
+                f"fitted with {self.n_outputs_}."
+            )
+        return y2d.astype(_NUMPY_DTYPES[self.dtype])
+
+    def _score_output(self, output, target, weight):
+        return r2_score(
+            _to_numpy(target),
+            _to_numpy(output),
+            sample_weight=None if weight is None else _to_numpy(weight),
+        )
+
+    def predict(self, X):
+        """Predicted target values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, with the same number of dimensions as the ``y``
+            seen in ``fit``.
+        """
+        out = self._forward(X)
+        pred = _to_numpy(out[0] if isinstance(out, tuple) else out)
+        return pred.ravel() if self._y_ndim == 1 else pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+_COMMON_PARAMETERS_DOC = """\
+max_epochs : int, default=200
+        Maximum number of passes over the training data.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size; 'auto' is ``min(200, n_samples)`` as in
+        :class:`~sklearn.neural_network.MLPClassifier`.
+    lr : float, default=1e-3
+        Learning rate of the optimizer.
+    optimizer : {'adam', 'adamw', 'sgd'} or callable, default='adam'
+        Optimizer, or a torch optimizer class / factory called as
+        ``optimizer(params, lr=lr, weight_decay=weight_decay)``; for example
+        ``functools.partial(torch.optim.SGD, momentum=0.9)``.
+    weight_decay : float, default=0.0
+        L2 penalty passed to the optimizer.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        classifiers), stop when the validation loss has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs and restore the weights of the
+        best epoch. When False, training stops once the training loss has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before training stops.
+    tol : float, default=1e-4
+        Minimum decrease of the monitored loss that counts as improvement.
+    verbose : int, default=0
+        0 is silent, 1 shows a tqdm progress bar over epochs, 2 prints a table
+        with one row per epoch.
+    warm_start : bool, default=False
+        When True and the estimator is already fitted, ``fit`` continues
+        training the current weights (and optimizer state) for up to
+        ``max_epochs`` more epochs instead of starting afresh.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the validation split and
+        dropout. All seeds of a fit are drawn from this one source, so an int
+        gives identical predictions on the CPU for identical data.
+    device : str, default='cpu'
+        'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when available, else CPU).
+        Requesting CUDA without a CUDA device raises a ``ValueError`` in
+        ``fit``. A model fitted on a GPU unpickles on a CPU-only machine.
+    dtype : {'float32', 'float64'}, default='float32'
+        Floating point precision of the network's weights and computations."""
+
+
+def fill_doc(cls):
+    """Insert the shared parameter documentation into ``cls.__doc__``."""
+    cls.__doc__ = cls.__doc__.replace("{common_parameters}", _COMMON_PARAMETERS_DOC)
+    return cls

@@ -1,0 +1,378 @@
+"""Mixture-of-experts estimators."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._base import (
+    BaseNeuralEstimator,
+    NeuralClassifierBase,
+    NeuralRegressorBase,
+    _to_numpy,
+    fill_doc,
+)
+from .._layers import ACTIVATIONS
+from ._modules import MixtureOfExperts, MixtureOfExpertsLoss
+
+_MIXTURE_CONSTRAINTS = {
+    "n_experts": [Interval(numbers.Integral, 1, None, closed="left")],
+    "expert_hidden_layer_sizes": ["array-like"],
+    "gate_hidden_layer_sizes": ["array-like"],
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "loss": [StrOptions({"mixture", "blend"})],
+    "load_balancing": [Interval(numbers.Real, 0, None, closed="left")],
+}
+
+
+def _layer_sizes(value, name):
+    sizes = np.asarray(value).ravel() if np.ndim(value) else np.asarray([value])
+    if sizes.size and (
+        not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1)
+    ):
+        raise ValueError(
+            f"{name} must be a sequence of positive integers (or () for no "
+            f"hidden layer), got {value!r}."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+class _MixtureMixin:
+    """What the two mixture-of-experts estimators share."""
+
+    def _module_kwargs(self):
+        return dict(
+            n_experts=self.n_experts,
+            expert_hidden_layer_sizes=_layer_sizes(
+                self.expert_hidden_layer_sizes, "expert_hidden_layer_sizes"
+            ),
+            gate_hidden_layer_sizes=_layer_sizes(
+                self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes"
+            ),
+            activation=self.activation,
+        )
+
+    def predict_gate(self, X):
+        """Gate weights of each expert for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_experts)
+            ``g_i(x)``: positive, each row sums to 1. ``argmax`` over a row is
+            the expert responsible for the sample.
+        """
+        log_gate = _to_numpy(self._forward(X)[1])
+        gate = np.exp(log_gate)
+        return gate / gate.sum(axis=1, keepdims=True)
+
+
+@fill_doc
+class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifierBase):
+    """Mixture-of-experts classifier: a softmax gate over expert MLPs.
+
+    A gating network ``g(x)`` (softmax, so ``g_i > 0`` and ``sum_i g_i = 1``)
+    weighs ``n_experts`` expert networks, each of which outputs a class
+    distribution ``p_i(y | x)``. Gate and experts are trained end to end.
+
+    Read more in the :ref:`User Guide <mixture_of_experts>`.
+
+    Parameters
+    ----------
+    n_experts : int, default=2
+        Number of experts.
+    expert_hidden_layer_sizes : array-like of int, default=(64, 64)
+        Hidden layer widths of each expert; ``()`` makes the experts linear.
+    gate_hidden_layer_sizes : array-like of int, default=(32, 32)
+        Hidden layer widths of the gate; ``()`` makes the gate linear.
+    activation : {'relu', 'tanh', 'logistic', 'gelu', 'identity'}, default='relu'
+        Hidden-layer activation of experts and gate.
+    loss : {'mixture', 'blend'}, default='mixture'
+        'mixture' (competitive experts, Jacobs et al. 1991): the mixture
+        likelihood ``-log sum_i g_i(x) p_i(y | x)``, computed as
+        ``-logsumexp_i(log g_i + log p_i(y))``; ``predict_proba`` is
+        ``sum_i g_i p_i``. 'blend' (cooperative experts): the experts' logits
+        are blended, ``softmax(sum_i g_i z_i(x))``, and trained with
+        cross-entropy. (Cross-entropy of blended *probabilities* would be the
+        mixture likelihood again, so 'blend' blends before the softmax.)
+    load_balancing : float, default=0.0
+        Weight of a penalty ``KL(mean gate usage || uniform)`` that keeps
+        every expert in use; 0 disables it. A value around 0.01-0.1 prevents
+        the gate from collapsing onto one expert early in training.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights ``{label: weight}`` multiplied into the per-sample loss;
+        'balanced' uses ``n_samples / (n_classes * bincount(y))``.
+    {common_parameters}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the
+        :class:`~sklearn_nn.mixture.MixtureOfExperts` torch module.
+    n_iter_ : int
+        Number of epochs run (summed over warm starts).
+    loss_curve_ : list of float
+        Training loss at each epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss at each epoch (``early_stopping=True`` only).
+    validation_scores_ : list of float or None
+        Validation accuracy at each epoch (``early_stopping=True`` only).
+    best_validation_score_ : float or None
+        Best validation accuracy (``early_stopping=True`` only).
+
+    See Also
+    --------
+    MixtureOfExpertsRegressor : The regression counterpart.
+    sklearn.neural_network.MLPClassifier : A single feed-forward network.
+
+    References
+    ----------
+    .. [1] R. A. Jacobs, M. I. Jordan, S. J. Nowlan and G. E. Hinton,
+       "Adaptive Mixtures of Local Experts", Neural Computation 3(1), 1991.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_nn import MixtureOfExpertsClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MixtureOfExpertsClassifier(n_experts=3, max_epochs=100, lr=1e-2,
+    ...                                  random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    >>> clf.predict_gate(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        **NeuralClassifierBase._parameter_constraints,
+        **_MIXTURE_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        *,
+        n_experts=2,
+        expert_hidden_layer_sizes=(64, 64),
+        gate_hidden_layer_sizes=(32, 32),
+        activation="relu",
+        loss="mixture",
+        load_balancing=0.0,
+        class_weight=None,
+        max_epochs=200,
+        batch_size="auto",
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        dtype="float32",
+    ):
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            random_state=random_state,
+            device=device,
+            dtype=dtype,
+        )
+        self.n_experts = n_experts
+        self.expert_hidden_layer_sizes = expert_hidden_layer_sizes
+        self.gate_hidden_layer_sizes = gate_hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.load_balancing = load_balancing
+        self.class_weight = class_weight
+
+    def _build_module(self):
+        return MixtureOfExperts(
+            self.n_features_in_,
+            len(self.classes_),
+            task="classification",
+            combine=self.loss,
+            **self._module_kwargs(),
+        )
+
+    def _build_criterion(self):
+        return MixtureOfExpertsLoss(
+            "classification", self.loss, load_balancing=self.load_balancing
+        )
+
+
+@fill_doc
+class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBase):
+    """Mixture-of-experts regressor: a softmax gate over expert MLPs.
+
+    A gating network ``g(x)`` weighs ``n_experts`` expert networks with real
+    outputs ``o_i(x)``; the prediction is ``sum_i g_i(x) o_i(x)``.
+    Multi-output ``y`` is supported.
+
+    Read more in the :ref:`User Guide <mixture_of_experts>`.
+
+    Parameters
+    ----------
+    n_experts : int, default=2
+        Number of experts.
+    expert_hidden_layer_sizes : array-like of int, default=(64, 64)
+        Hidden layer widths of each expert; ``()`` makes the experts linear.
+    gate_hidden_layer_sizes : array-like of int, default=(32, 32)
+        Hidden layer widths of the gate; ``()`` makes the gate linear.
+    activation : {'relu', 'tanh', 'logistic', 'gelu', 'identity'}, default='relu'
+        Hidden-layer activation of experts and gate.
+    loss : {'mixture', 'blend'}, default='mixture'
+        'mixture' (competitive experts): Jacobs et al.'s objective
+        ``-log sum_i g_i exp(-0.5 ||y - o_i||^2)`` (unit-variance Gaussian
+        experts, or learned scales with ``learn_expert_scale``), computed as
+        ``-logsumexp_i(log g_i - 0.5 ||y - o_i||^2)`` so that it stays finite
+        for any residual. 'blend' (cooperative experts): mean squared error of
+        the blended prediction ``sum_i g_i o_i``.
+    learn_expert_scale : bool, default=False
+        With ``loss='mixture'``, learn one standard deviation per expert
+        instead of unit variance. Useful when ``y`` is not standardized.
+    load_balancing : float, default=0.0
+        Weight of a penalty ``KL(mean gate usage || uniform)`` that keeps
+        every expert in use; 0 disables it.
+    {common_parameters}
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_outputs_ : int
+        Number of regression targets.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the
+        :class:`~sklearn_nn.mixture.MixtureOfExperts` torch module.
+    n_iter_ : int
+        Number of epochs run (summed over warm starts).
+    loss_curve_ : list of float
+        Training loss at each epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss at each epoch (``early_stopping=True`` only).
+    validation_scores_ : list of float or None
+        Validation R^2 at each epoch (``early_stopping=True`` only).
+    best_validation_score_ : float or None
+        Best validation R^2 (``early_stopping=True`` only).
+
+    See Also
+    --------
+    MixtureOfExpertsClassifier : The classification counterpart.
+    sklearn.neural_network.MLPRegressor : A single feed-forward network.
+
+    References
+    ----------
+    .. [1] R. A. Jacobs, M. I. Jordan, S. J. Nowlan and G. E. Hinton,
+       "Adaptive Mixtures of Local Experts", Neural Computation 3(1), 1991.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nn import MixtureOfExpertsRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(400, 1))
+    >>> y = np.where(X[:, 0] < 0, X[:, 0], -2 * X[:, 0] + 3)
+    >>> reg = MixtureOfExpertsRegressor(
+    ...     expert_hidden_layer_sizes=(), gate_hidden_layer_sizes=(16,),
+    ...     lr=0.02, max_epochs=150, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.9
+    True
+    >>> reg.predict_gate([[-2.0], [2.0]]).argmax(axis=1)  # one expert per regime
+    array([..., ...])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNeuralEstimator._parameter_constraints,
+        **_MIXTURE_CONSTRAINTS,
+        "learn_expert_scale": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_experts=2,
+        expert_hidden_layer_sizes=(64, 64),
+        gate_hidden_layer_sizes=(32, 32),
+        activation="relu",
+        loss="mixture",
+        learn_expert_scale=False,
+        load_balancing=0.0,
+        max_epochs=200,
+        batch_size="auto",
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        dtype="float32",
+    ):
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            random_state=random_state,
+            device=device,
+            dtype=dtype,
+        )
+        self.n_experts = n_experts
+        self.expert_hidden_layer_sizes = expert_hidden_layer_sizes
+        self.gate_hidden_layer_sizes = gate_hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.learn_expert_scale = learn_expert_scale
+        self.load_balancing = load_balancing
+
+    def _build_module(self):
+        return MixtureOfExperts(
+            self.n_features_in_,
+            self.n_outputs_,
+            task="regression",
+            learn_expert_scale=self.learn_expert_scale,
+            **self._module_kwargs(),
+        )
+
+    def _build_criterion(self):
+        return MixtureOfExpertsLoss(
+            "regression", self.loss, load_balancing=self.load_balancing
+        )

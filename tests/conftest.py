@@ -1,0 +1,27 @@
+import os
+
+# scikit-learn's array-API check (enabling array API dispatch must not change
+# results on NumPy input) only runs when SciPy was imported with this set.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# Keep torch to one thread per process: the suite runs in parallel workers on
+# small data, where extra intra-op threads only add contention.
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

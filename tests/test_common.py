@@ -1,0 +1,91 @@
+"""scikit-learn's estimator checks and ecosystem round trips, for every
+public estimator (discovered from ``sklearn_nn.__all__``, so a new estimator
+is checked without editing this file)."""
+
+import inspect
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.datasets import make_classification, make_regression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sklearn_nn
+
+ESTIMATOR_CLASSES = [
+    getattr(sklearn_nn, name)
+    for name in sklearn_nn.__all__
+    if inspect.isclass(getattr(sklearn_nn, name))
+]
+
+# Small, fast settings for the checks. dtype='float64' because several checks
+# compare two fits or two predictions with rtol=1e-7 (sample_weight equivalent
+# to repetition, subset invariance), below float32 resolution.
+FAST_PARAMS = {
+    "MixtureOfExpertsClassifier": dict(
+        expert_hidden_layer_sizes=(8,), gate_hidden_layer_sizes=(4,), lr=0.03
+    ),
+    "MixtureOfExpertsRegressor": dict(
+        expert_hidden_layer_sizes=(8,), gate_hidden_layer_sizes=(4,), lr=0.03
+    ),
+}
+COMMON_FAST = dict(max_epochs=40, dtype="float64", random_state=0)
+
+
+def fast_instance(cls, **extra):
+    params = {**COMMON_FAST, **FAST_PARAMS.get(cls.__name__, {}), **extra}
+    return cls(**params)
+
+
+def test_every_estimator_has_fast_params():
+    assert set(FAST_PARAMS) == {cls.__name__ for cls in ESTIMATOR_CLASSES}
+
+
+@parametrize_with_checks([fast_instance(cls) for cls in ESTIMATOR_CLASSES])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _data(cls, n=120):
+    if is_classifier(cls()):
+        X, y = make_classification(n_samples=n, n_features=6, random_state=0)
+        return X * 10 + 3, y
+    X, y = make_regression(n_samples=n, n_features=6, noise=1.0, random_state=0)
+    return X * 10 + 3, y / 50
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, ids=lambda c: c.__name__)
+def test_pipeline_clone_pickle_joblib(cls, tmp_path):
+    X, y = _data(cls)
+    pipe = make_pipeline(StandardScaler(), fast_instance(cls, dtype="float32"))
+    pipe.fit(X, y)
+    expected = pipe.predict(X)
+    assert pipe.score(X, y) > 0.6
+
+    refit = clone(pipe).fit(X, y)
+    np.testing.assert_array_equal(refit.predict(X), expected)
+
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict(X), expected)
+
+    path = tmp_path / "model.joblib"
+    joblib.dump(pipe, path)
+    np.testing.assert_array_equal(joblib.load(path).predict(X), expected)
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, ids=lambda c: c.__name__)
+def test_grid_search_parallel_and_cross_val(cls):
+    X, y = _data(cls)
+    pipe = make_pipeline(StandardScaler(), fast_instance(cls, dtype="float32"))
+    search = GridSearchCV(
+        pipe, {f"{pipe.steps[-1][0]}__lr": [0.003, 0.03]}, cv=3, n_jobs=2
+    )
+    search.fit(X, y)
+    assert search.best_score_ > 0.5
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and np.all(np.isfinite(scores))
