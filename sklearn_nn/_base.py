@@ -223,7 +223,9 @@ class BaseNeuralEstimator(BaseEstimator):
         data = TensorBatches(
             self._make_inputs(X),
             torch.as_tensor(target),
-            None if weight is None else torch.as_tensor(weight, dtype=self._torch_dtype),
+            None
+            if weight is None
+            else torch.as_tensor(weight, dtype=self._torch_dtype),
         )
         valid = None
         if self.early_stopping:
@@ -445,13 +447,15 @@ class NeuralClassifierBase(BaseNeuralEstimator):
         weight = super()._fit_weights(sample_weight, X, target)
         if self.class_weight is None:
             return weight
-        per_class = compute_class_weight(
-            self.class_weight,
-            classes=np.arange(len(self.classes_)),
-            y=target,
-            sample_weight=weight,
-        ) if self.class_weight == "balanced" else _class_weight_vector(
-            self.class_weight, self.classes_
+        per_class = (
+            compute_class_weight(
+                self.class_weight,
+                classes=np.arange(len(self.classes_)),
+                y=target,
+                sample_weight=weight,
+            )
+            if self.class_weight == "balanced"
+            else _class_weight_vector(self.class_weight, self.classes_)
         )
         class_w = per_class[target]
         return class_w if weight is None else weight * class_w

@@ -72,4 +72,6 @@ def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Te
     if weight is None:
         return values.mean()
     total = weight.sum()
-    return (values * weight).sum() / torch.clamp(total, min=torch.finfo(total.dtype).tiny)
+    return (values * weight).sum() / torch.clamp(
+        total, min=torch.finfo(total.dtype).tiny
+    )

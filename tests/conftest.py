@@ -4,9 +4,9 @@ import os
 # results on NumPy input) only runs when SciPy was imported with this set.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
 # Keep torch to one thread per process: the suite runs in parallel workers on
 # small data, where extra intra-op threads only add contention.

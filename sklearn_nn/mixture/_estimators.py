@@ -30,9 +30,7 @@ _MIXTURE_CONSTRAINTS = {
 
 def _layer_sizes(value, name):
     sizes = np.asarray(value).ravel() if np.ndim(value) else np.asarray([value])
-    if sizes.size and (
-        not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1)
-    ):
+    if sizes.size and (not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1)):
         raise ValueError(
             f"{name} must be a sequence of positive integers (or () for no "
             f"hidden layer), got {value!r}."

@@ -91,7 +91,9 @@ class MixtureOfExperts(nn.Module):
     ):
         super().__init__()
         if task not in ("classification", "regression"):
-            raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+            raise ValueError(
+                f"task must be 'classification' or 'regression', got {task!r}"
+            )
         if combine not in ("mixture", "blend"):
             raise ValueError(f"combine must be 'mixture' or 'blend', got {combine!r}")
         self.task = task
@@ -188,7 +190,9 @@ def load_balancing_penalty(log_gate: torch.Tensor, weight: torch.Tensor | None =
             torch.finfo(gate.dtype).tiny
         )
     n_experts = gate.shape[1]
-    return torch.sum(usage * torch.log(usage.clamp_min(torch.finfo(gate.dtype).tiny) * n_experts))
+    return torch.sum(
+        usage * torch.log(usage.clamp_min(torch.finfo(gate.dtype).tiny) * n_experts)
+    )
 
 
 class MixtureOfExpertsLoss(nn.Module):
@@ -231,5 +235,7 @@ class MixtureOfExpertsLoss(nn.Module):
     def forward(self, y_pred, target, weight=None):
         loss = weighted_mean(self.per_sample(y_pred, target), weight)
         if self.load_balancing:
-            loss = loss + self.load_balancing * load_balancing_penalty(y_pred[1], weight)
+            loss = loss + self.load_balancing * load_balancing_penalty(
+                y_pred[1], weight
+            )
         return loss
