@@ -24,7 +24,6 @@ import numbers
 
 import numpy as np
 import torch
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
@@ -177,7 +176,12 @@ class BaseNeuralEstimator(BaseEstimator):
         raise NotImplementedError
 
     def _validate_X(self, X, *, reset):
-        """Validate predict-time (and, by default, fit-time) input."""
+        """Validate predict-time input (2-D float matrix by default)."""
+        if not reset and _is_plain_valid_matrix(X, self):
+            # fast path for the common case (a clean float ndarray, fitted
+            # without feature names): skips the dataframe detection that
+            # dominates the cost of predicting a few rows.
+            return X
         return validate_data(
             self, X, reset=reset, dtype=(np.float64, np.float32), order="C"
         )
@@ -388,6 +392,22 @@ class BaseNeuralEstimator(BaseEstimator):
         return tags
 
 
+def _is_plain_valid_matrix(X, estimator):
+    """True when ``validate_data(estimator, X, reset=False)`` would return
+    ``X`` unchanged: anything else goes through sklearn's full validation
+    (and its error messages)."""
+    return (
+        type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in (np.float32, np.float64)
+        and X.flags.c_contiguous
+        and 0 < X.shape[0]
+        and X.shape[1] == getattr(estimator, "n_features_in_", -1)
+        and not hasattr(estimator, "feature_names_in_")
+        and np.isfinite(X).all()
+    )
+
+
 def _as_tensor(X, dtype):
     """Zero-copy numpy -> torch where possible (copy read-only input)."""
     X = np.asarray(X, dtype=dtype)
@@ -481,8 +501,8 @@ class NeuralClassifierBase(BaseNeuralEstimator):
             Log-probabilities, columns ordered as ``classes_``.
         """
         out = self._forward(X)
-        log_proba = _to_numpy(out[0] if isinstance(out, tuple) else out)
-        return log_proba - logsumexp(log_proba, axis=1, keepdims=True)
+        log_proba = (out[0] if isinstance(out, tuple) else out).to(torch.float64)
+        return _to_numpy(log_proba - torch.logsumexp(log_proba, dim=1, keepdim=True))
 
     def predict_proba(self, X):
         """Class probabilities.

@@ -1,0 +1,28 @@
+# Set-up and everyday commands. Everything installs into ./.venv; on a CPU-only
+# machine torch is pinned to the local CPU build through constraints-cpu.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+CONSTRAINTS ?= constraints-cpu.txt
+
+.PHONY: demo test lint docs bench install-%
+
+# `make install-test`, `make install-docs`, ... : editable install with extras
+install-%:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e ".[$*]"
+
+demo: install-benchmarks
+	$(BIN)/python examples/quickstart.py
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n 2 --durations=15
+
+docs: install-docs
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+bench: install-benchmarks
+	$(BIN)/python benchmarks/bench_mixture.py
