@@ -275,7 +275,9 @@ class BaseNeuralEstimator(BaseEstimator):
                         criterion=self._build_criterion(),
                         callbacks=callbacks,
                         device=device,
-                        verbose=0,
+                        # skorch's PrintLog (verbose >= 2) prints only when the
+                        # net itself is verbose
+                        verbose=int(self.verbose >= 2),
                         **self._optimizer_settings(),
                         **settings,
                     ).initialize()

@@ -1,0 +1,596 @@
+"""Mixture-of-experts family: loss formulas, learning, and estimator behaviour."""
+
+import math
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_wine, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import mean_squared_error
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_nn import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+from sklearn_nn._net import DivergenceError
+from sklearn_nn.mixture import (
+    MixtureOfExperts,
+    MixtureOfExpertsLoss,
+    gaussian_expert_log_likelihood,
+    load_balancing_penalty,
+    mixture_nll,
+)
+
+SMALL = dict(expert_hidden_layer_sizes=(8,), gate_hidden_layer_sizes=(8,))
+
+
+def piecewise(n=600, seed=0, noise=0.1):
+    """y = x for x < 0 and y = -2x + 3 for x >= 0, plus noise."""
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-3, 3, size=(n, 1))
+    y = np.where(X[:, 0] < 0, X[:, 0], -2 * X[:, 0] + 3) + noise * rng.randn(n)
+    return X, y
+
+
+def blobs(seed=0):
+    X, y = make_classification(
+        n_samples=200, n_features=5, n_informative=3, random_state=seed
+    )
+    return X, y
+
+
+# ----------------------------------------------------------------- loss maths
+def test_regression_mixture_loss_equals_jacobs_formula():
+    # two experts, one output; g, o, y picked by hand
+    g = np.array([[0.3, 0.7], [0.9, 0.1]])
+    o = np.array([[[1.0], [-0.5]], [[2.0], [0.0]]])
+    y = np.array([[0.5], [1.0]])
+    expected = -np.log(
+        g[:, 0] * np.exp(-0.5 * (y[:, 0] - o[:, 0, 0]) ** 2)
+        + g[:, 1] * np.exp(-0.5 * (y[:, 0] - o[:, 1, 0]) ** 2)
+    )
+    # hand-computed first row: -log(0.3 e^-0.125 + 0.7 e^-0.5)
+    assert expected[0] == pytest.approx(
+        -math.log(0.3 * math.exp(-0.125) + 0.7 * math.exp(-0.5))
+    )
+    log_gate = torch.log(torch.tensor(g))
+    outputs, target = torch.tensor(o), torch.tensor(y)
+    got = mixture_nll(log_gate, gaussian_expert_log_likelihood(target, outputs))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+    # the criterion used by the estimator gives the mean over samples
+    prediction = (torch.tensor(g).unsqueeze(2) * outputs).sum(1)
+    y_pred = (prediction, log_gate, outputs, torch.zeros(2, 2, dtype=torch.float64))
+    loss = MixtureOfExpertsLoss("regression", "mixture")(y_pred, target)
+    assert loss.item() == pytest.approx(expected.mean(), rel=1e-12)
+    # ... weighted mean with sample weights
+    w = torch.tensor([1.0, 3.0], dtype=torch.float64)
+    loss_w = MixtureOfExpertsLoss("regression", "mixture")(y_pred, target, w)
+    assert loss_w.item() == pytest.approx(np.average(expected, weights=[1, 3]))
+
+
+def test_learned_scale_likelihood_formula():
+    y = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    o = torch.tensor([[[0.0, 0.0], [1.0, 1.0]]], dtype=torch.float64)
+    log_s = torch.tensor([[math.log(2.0), 0.0]], dtype=torch.float64)
+    got = gaussian_expert_log_likelihood(y, o, log_s).numpy()
+    # expert 1: s=2, residuals (1, 2) -> -0.5 * (0.25 + 1) - 2 log 2
+    # expert 2: s=1, residuals (0, 1) -> -0.5
+    np.testing.assert_allclose(got, [[-0.625 - 2 * math.log(2.0), -0.5]])
+
+
+def test_classification_mixture_loss_equals_formula():
+    g = np.array([[0.25, 0.75]])
+    p = np.array([[[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]]])  # expert x class
+    y = 1
+    expected = -math.log(0.25 * 0.6 + 0.75 * 0.2)
+    model_out = (
+        torch.logsumexp(
+            torch.log(torch.tensor(g)).unsqueeze(2) + torch.log(torch.tensor(p)), 1
+        ),
+        torch.log(torch.tensor(g)),
+        torch.log(torch.tensor(p)),
+    )
+    loss = MixtureOfExpertsLoss("classification", "mixture")(
+        model_out, torch.tensor([y])
+    )
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_loss_is_finite_where_the_naive_formula_is_not():
+    # residuals of 1e3 and a gate weight of ~1e-30
+    g = torch.tensor([[1e-30, 1 - 1e-30]], dtype=torch.float64)
+    o = torch.tensor([[[1000.0], [-1000.0]]], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([[0.0]], dtype=torch.float64)
+    with np.errstate(all="ignore"):
+        naive = -np.log(
+            1e-30 * np.exp(-0.5 * 1000.0**2) + (1 - 1e-30) * np.exp(-0.5 * 1000.0**2)
+        )
+    assert not np.isfinite(naive)  # log(0) -> inf
+    log_gate = torch.log(g).requires_grad_(True)
+    loss = mixture_nll(log_gate, gaussian_expert_log_likelihood(y, o)).sum()
+    assert torch.isfinite(loss)
+    assert loss.item() == pytest.approx(0.5 * 1000.0**2, rel=1e-9)
+    loss.backward()
+    assert torch.isfinite(o.grad).all() and torch.isfinite(log_gate.grad).all()
+
+    # the same through the module in float32 with huge inputs
+    torch.manual_seed(0)
+    module = MixtureOfExperts(2, 1, task="regression", expert_hidden_layer_sizes=())
+    x = torch.tensor([[1e3, -1e3], [5e2, 2e2]])
+    out = module(x)
+    loss = MixtureOfExpertsLoss("regression")(out, torch.tensor([[3e3], [-2e3]]))
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in module.parameters())
+
+
+def test_gate_is_a_distribution_by_construction():
+    torch.manual_seed(0)
+    module = MixtureOfExperts(3, 2, n_experts=4)
+    with torch.no_grad():
+        for p in module.gate.parameters():
+            p.mul_(50)  # extreme gate logits
+        _, log_gate, _ = module(torch.randn(64, 3) * 10)
+    gate = log_gate.exp()
+    assert torch.all(gate >= 0)
+    torch.testing.assert_close(gate.sum(1), torch.ones(64))
+
+
+def test_load_balancing_penalty():
+    uniform = torch.log(torch.full((4, 2), 0.5))
+    assert load_balancing_penalty(uniform).item() == pytest.approx(0.0, abs=1e-7)
+    collapsed = torch.log(torch.tensor([[1.0, 1e-12]] * 4))
+    assert load_balancing_penalty(collapsed).item() == pytest.approx(math.log(2), 1e-6)
+    # per-sample hard but balanced usage is not penalised
+    split = torch.log(torch.tensor([[1.0, 1e-12], [1e-12, 1.0]]))
+    assert load_balancing_penalty(split).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_blend_classifier_blends_logits():
+    X, y = blobs()
+    clf = MixtureOfExpertsClassifier(
+        loss="blend", max_epochs=5, random_state=0, **SMALL
+    )
+    clf.fit(X, y)
+    module = clf.net_.module_
+    x = torch.as_tensor(X[:10], dtype=torch.float32)
+    with torch.no_grad():
+        gate = torch.softmax(module.gate(x), 1)
+        logits = sum(gate[:, [i]] * e(x) for i, e in enumerate(module.experts))
+        expected = torch.softmax(logits, 1).double().numpy()
+    np.testing.assert_allclose(clf.predict_proba(X[:10]), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        clf.predict_gate(X[:10]), gate.double().numpy(), rtol=1e-5
+    )
+
+
+def test_mixture_classifier_predict_proba_is_gate_weighted_expert_probas():
+    X, y = blobs()
+    clf = MixtureOfExpertsClassifier(n_experts=3, max_epochs=5, random_state=0, **SMALL)
+    clf.fit(X, y)
+    module = clf.net_.module_
+    x = torch.as_tensor(X[:10], dtype=torch.float32)
+    with torch.no_grad():
+        gate = torch.softmax(module.gate(x), 1)
+        proba = sum(
+            gate[:, [i]] * torch.softmax(e(x), 1) for i, e in enumerate(module.experts)
+        )
+    np.testing.assert_allclose(
+        clf.predict_proba(X[:10]), proba.double().numpy(), rtol=1e-5
+    )
+
+
+# ------------------------------------------------------------------- learning
+def test_piecewise_regression_two_linear_experts():
+    X, y = piecewise()
+    X_test, y_test = piecewise(seed=1)
+    reg = MixtureOfExpertsRegressor(
+        expert_hidden_layer_sizes=(),
+        gate_hidden_layer_sizes=(16,),
+        lr=0.02,
+        max_epochs=150,
+        random_state=0,
+    ).fit(X, y)
+    mse = mean_squared_error(y_test, reg.predict(X_test))
+    mse_linear = mean_squared_error(
+        y_test, LinearRegression().fit(X, y).predict(X_test)
+    )
+    assert mse < 0.1 * mse_linear, (mse, mse_linear)
+
+    gate = reg.predict_gate(X_test)
+    np.testing.assert_allclose(gate.sum(1), 1.0)
+    chosen = gate.argmax(1)
+    regime = (X_test[:, 0] >= 0).astype(int)
+    agreement = max(np.mean(chosen == regime), np.mean(chosen != regime))
+    assert agreement > 0.9
+
+
+@pytest.mark.parametrize("loss", ["mixture", "blend"])
+def test_regressor_losses_learn(loss):
+    X, y = piecewise(n=400)
+    reg = MixtureOfExpertsRegressor(
+        loss=loss, lr=0.01, max_epochs=100, random_state=0, **SMALL
+    ).fit(X, y)
+    assert reg.score(X, y) > 0.9
+
+
+def test_learned_expert_scale_adapts_to_target_scale():
+    X, y = piecewise(n=400)
+    y = y / 10  # noise sd 0.01: unit-variance experts would be far too wide
+    reg = MixtureOfExpertsRegressor(
+        learn_expert_scale=True,
+        expert_hidden_layer_sizes=(),
+        gate_hidden_layer_sizes=(16,),
+        lr=0.02,
+        max_epochs=150,
+        random_state=0,
+    ).fit(X, y)
+    assert reg.score(X, y) > 0.9
+    scales = reg.net_.module_.expert_log_scale.exp().detach().numpy()
+    assert np.all(scales < 0.2), scales
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_wine])
+def test_classifier_matches_mlp_on_bundled_data(loader):
+    X, y = loader(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    moe = make_pipeline(
+        StandardScaler(),
+        MixtureOfExpertsClassifier(
+            expert_hidden_layer_sizes=(32, 32),
+            gate_hidden_layer_sizes=(16, 16),
+            max_epochs=100,
+            random_state=0,
+        ),
+    ).fit(X_train, y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = make_pipeline(
+            StandardScaler(),
+            MLPClassifier(hidden_layer_sizes=(32, 32), max_iter=100, random_state=0),
+        ).fit(X_train, y_train)
+    assert moe.score(X_test, y_test) >= mlp.score(X_test, y_test)
+
+
+def test_seed_scenario_deep_mixture_binary_no_nan():
+    # 2 experts, binary target, deep experts and gate, mixture loss
+    X, y = make_classification(n_samples=300, n_features=10, random_state=0)
+    clf = MixtureOfExpertsClassifier(
+        n_experts=2,
+        expert_hidden_layer_sizes=(32, 32, 32),
+        gate_hidden_layer_sizes=(16, 16, 16),
+        loss="mixture",
+        lr=0.01,
+        max_epochs=60,
+        random_state=0,
+    ).fit(X * 100, y)  # unscaled, large inputs
+    assert np.all(np.isfinite(clf.loss_curve_))
+    proba = clf.predict_proba(X * 100)
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert clf.score(X * 100, y) > 0.85
+
+
+def test_load_balancing_keeps_experts_in_use():
+    X, y = piecewise(n=400)
+    reg = MixtureOfExpertsRegressor(
+        n_experts=4, load_balancing=1.0, lr=0.01, max_epochs=60, random_state=0, **SMALL
+    ).fit(X, y)
+    usage = reg.predict_gate(X).mean(0)
+    assert usage.min() > 0.1, usage
+
+
+# --------------------------------------------------------- estimator behaviour
+@pytest.mark.parametrize("cls", [MixtureOfExpertsClassifier, MixtureOfExpertsRegressor])
+def test_same_seed_same_predictions_and_different_seed_differs(cls):
+    X, y = blobs()
+    est = cls(max_epochs=5, random_state=3, **SMALL)
+    p1 = (
+        est.fit(X, y).predict(X)
+        if cls is MixtureOfExpertsRegressor
+        else est.fit(X, y).predict_proba(X)
+    )
+    est2 = clone(est).fit(X, y)
+    p2 = est2.predict(X) if cls is MixtureOfExpertsRegressor else est2.predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    est3 = clone(est).set_params(random_state=4).fit(X, y)
+    p3 = est3.predict(X) if cls is MixtureOfExpertsRegressor else est3.predict_proba(X)
+    assert not np.allclose(p1, p3)
+
+
+def test_random_state_instance_and_global_rng_untouched():
+    X, y = blobs()
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    MixtureOfExpertsClassifier(
+        max_epochs=2, random_state=np.random.RandomState(0), **SMALL
+    ).fit(X, y)
+    after = torch.rand(3)
+    torch.testing.assert_close(before, after)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["cat", "dog"]),
+        np.array([True, False]),
+        np.array([-3, 7]),
+        np.array(["a", "b", "c"]),
+    ],
+)
+def test_label_types(labels):
+    X, y = make_classification(
+        n_samples=150,
+        n_features=5,
+        n_informative=3,
+        n_classes=len(labels),
+        random_state=0,
+    )
+    y = labels[y]
+    clf = MixtureOfExpertsClassifier(
+        max_epochs=30, lr=0.01, random_state=0, **SMALL
+    ).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, np.unique(labels))
+    pred = clf.predict(X)
+    assert pred.dtype == y.dtype
+    assert set(pred) <= set(labels)
+    assert clf.score(X, y) > 0.7
+
+
+def test_class_weight_dict_equals_sample_weight():
+    X, y = blobs()
+    kw = dict(max_epochs=5, batch_size=500, dtype="float64", random_state=0, **SMALL)
+    a = MixtureOfExpertsClassifier(class_weight={0: 0.5, 1: 4.0}, **kw).fit(X, y)
+    b = MixtureOfExpertsClassifier(**kw).fit(
+        X, y, sample_weight=np.where(y == 0, 0.5, 4.0)
+    )
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-10)
+
+
+def test_class_weight_balanced_shifts_predictions_towards_minority():
+    X, y = make_classification(
+        n_samples=400, n_features=5, weights=[0.9, 0.1], flip_y=0.1, random_state=0
+    )
+    kw = dict(max_epochs=30, lr=0.01, random_state=0, **SMALL)
+    plain = MixtureOfExpertsClassifier(**kw).fit(X, y)
+    balanced = MixtureOfExpertsClassifier(class_weight="balanced", **kw).fit(X, y)
+    assert np.mean(balanced.predict(X) == 1) > np.mean(plain.predict(X) == 1)
+
+
+def test_sample_weight_float32_close_to_repetition():
+    X, y = piecewise(n=60)
+    w = np.random.RandomState(0).randint(0, 3, size=60)
+    kw = dict(max_epochs=20, batch_size=500, random_state=0, **SMALL)
+    a = MixtureOfExpertsRegressor(**kw).fit(X, y, sample_weight=w)
+    b = MixtureOfExpertsRegressor(**kw).fit(np.repeat(X, w, 0), np.repeat(y, w))
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-4, atol=1e-5)
+
+
+def test_bad_class_weight_key():
+    X, y = blobs()
+    with pytest.raises(ValueError, match="class_weight has keys \\[5\\]"):
+        MixtureOfExpertsClassifier(class_weight={5: 2.0}, max_epochs=1).fit(X, y)
+
+
+def test_multioutput_regression_shapes():
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    Y = np.c_[X[:, 0], -X[:, 1], X[:, 2] * 2]
+    reg = MixtureOfExpertsRegressor(
+        max_epochs=50, lr=0.01, random_state=0, **SMALL
+    ).fit(X, Y)
+    assert reg.predict(X).shape == (100, 3)
+    assert reg.n_outputs_ == 3
+    assert reg.score(X, Y) > 0.8
+    col = MixtureOfExpertsRegressor(max_epochs=2, **SMALL).fit(X, Y[:, :1])
+    assert col.predict(X).shape == (100, 1)
+
+
+def test_early_stopping_records_validation_and_restores_best():
+    X, y = blobs()
+    clf = MixtureOfExpertsClassifier(
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=3,
+        lr=0.05,
+        max_epochs=200,
+        random_state=0,
+        **SMALL,
+    ).fit(X, y)
+    assert clf.n_iter_ < 200
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert len(clf.validation_loss_curve_) == clf.n_iter_
+    assert all(0 <= s <= 1 for s in clf.validation_scores_)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    # the restored weights are those of the best validation-loss epoch, which
+    # is n_iter_no_change epochs before the end
+    best = int(np.argmin(clf.validation_loss_curve_))
+    assert best == clf.n_iter_ - 1 - 3
+    reg = MixtureOfExpertsRegressor(max_epochs=3, **SMALL).fit(*piecewise(n=50))
+    assert reg.validation_scores_ is None and reg.validation_loss_curve_ is None
+
+
+def test_training_loss_convergence_stops_early():
+    X, y = piecewise(n=200)
+    reg = MixtureOfExpertsRegressor(
+        tol=1.0, n_iter_no_change=2, max_epochs=100, random_state=0, **SMALL
+    ).fit(X, y)
+    assert reg.n_iter_ <= 4
+
+
+def test_warm_start_continues_training():
+    X, y = blobs()
+    clf = MixtureOfExpertsClassifier(
+        max_epochs=5,
+        warm_start=True,
+        tol=0,
+        n_iter_no_change=50,
+        random_state=0,
+        **SMALL,
+    )
+    clf.fit(X, y)
+    first_curve = list(clf.loss_curve_)
+    clf.fit(X, y)
+    assert clf.n_iter_ == 10
+    assert clf.loss_curve_[:5] == first_curve
+    assert clf.loss_curve_[-1] < first_curve[-1]
+    with pytest.raises(ValueError, match="not seen in the first fit"):
+        clf.fit(X, np.where(y == 0, 0, 2))
+    # a failed warm fit leaves the model as it was
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    clf.set_params(warm_start=False).fit(X, y)
+    assert clf.n_iter_ == 5
+
+
+def test_divergence_raises_clear_error_and_keeps_previous_model():
+    X, y = piecewise(n=100)
+    reg = MixtureOfExpertsRegressor(
+        loss="blend", optimizer="sgd", lr=1e6, max_epochs=20, random_state=0, **SMALL
+    )
+    with pytest.raises(DivergenceError, match=r"became (nan|inf) at epoch \d+"):
+        reg.fit(X, y * 1e3)
+    assert not hasattr(reg, "net_")
+    reg.set_params(lr=1e-3).fit(X, y)
+    pred = reg.predict(X)
+    # warm start that diverges: weights are restored, predictions unchanged
+    reg.set_params(warm_start=True, lr=1e6)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        reg.fit(X, y * 1e3)
+    np.testing.assert_array_equal(reg.predict(X), pred)
+
+
+def test_device_errors():
+    X, y = blobs()
+    with pytest.raises(ValueError, match="device must be"):
+        MixtureOfExpertsClassifier(device="tpu", max_epochs=1).fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device is available"):
+            MixtureOfExpertsClassifier(device="cuda", max_epochs=1).fit(X, y)
+        with pytest.raises(ValueError, match="no CUDA device"):
+            MixtureOfExpertsClassifier(device="cuda:1", max_epochs=1).fit(X, y)
+        clf = MixtureOfExpertsClassifier(device="auto", max_epochs=1, **SMALL).fit(X, y)
+        assert clf.net_.device == "cpu"
+
+
+def test_invalid_parameters_name_the_parameter():
+    X, y = blobs()
+    with pytest.raises(ValueError, match="expert_hidden_layer_sizes"):
+        MixtureOfExpertsClassifier(expert_hidden_layer_sizes=(8, 0), max_epochs=1).fit(
+            X, y
+        )
+    with pytest.raises(ValueError, match="gate_hidden_layer_sizes"):
+        MixtureOfExpertsClassifier(gate_hidden_layer_sizes=(2.5,), max_epochs=1).fit(
+            X, y
+        )
+    with pytest.raises(ValueError, match="'n_experts' parameter"):
+        MixtureOfExpertsClassifier(n_experts=0).fit(X, y)
+    with pytest.raises(ValueError, match="'optimizer' parameter"):
+        MixtureOfExpertsClassifier(optimizer="lbfgs").fit(X, y)
+    clf = MixtureOfExpertsClassifier(max_epochs=1, **SMALL).fit(X, y)
+    with pytest.raises(
+        ValueError, match="X has 4 features, but MixtureOfExpertsClassifier"
+    ):
+        clf.predict(X[:, :4])
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(np.full((2, 5), np.nan))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MixtureOfExpertsClassifier(max_epochs=1).fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="Negative values"):
+        MixtureOfExpertsClassifier(max_epochs=1).fit(
+            X, y, sample_weight=-np.ones(len(y))
+        )
+
+
+def test_optimizer_choices_and_custom_class():
+    X, y = blobs()
+    for opt in ["adam", "adamw", "sgd", torch.optim.RMSprop]:
+        clf = MixtureOfExpertsClassifier(
+            optimizer=opt, weight_decay=1e-4, max_epochs=2, random_state=0, **SMALL
+        ).fit(X, y)
+        expected = {
+            "adam": torch.optim.Adam,
+            "adamw": torch.optim.AdamW,
+            "sgd": torch.optim.SGD,
+        }
+        assert isinstance(clf.net_.optimizer_, expected.get(opt, opt))
+        assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-4
+
+
+def test_verbose_progress_bar_and_table(capsys):
+    X, y = blobs()
+    MixtureOfExpertsClassifier(max_epochs=3, verbose=1, **SMALL).fit(X, y)
+    err = capsys.readouterr().err
+    assert "MixtureOfExpertsClassifier" in err and "3/3" in err
+    MixtureOfExpertsClassifier(max_epochs=2, verbose=2, **SMALL).fit(X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out
+    MixtureOfExpertsClassifier(max_epochs=2, verbose=0, **SMALL).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_grid_search_over_n_experts_and_lr_in_pipeline():
+    X, y = blobs()
+    pipe = make_pipeline(
+        StandardScaler(),
+        MixtureOfExpertsClassifier(max_epochs=15, random_state=0, **SMALL),
+    )
+    search = GridSearchCV(
+        pipe,
+        {
+            "mixtureofexpertsclassifier__n_experts": [1, 3],
+            "mixtureofexpertsclassifier__lr": [1e-3, 3e-2],
+        },
+        cv=3,
+    ).fit(X, y)
+    assert search.best_params_["mixtureofexpertsclassifier__lr"] == 3e-2
+    assert search.best_estimator_[-1].predict_gate(X).shape[1] in (1, 3)
+    restored = pickle.loads(pickle.dumps(search))
+    np.testing.assert_array_equal(restored.predict_proba(X), search.predict_proba(X))
+
+
+def test_torch_modules_train_without_sklearn():
+    torch.manual_seed(0)
+    X, y = piecewise(n=256)
+    xt = torch.as_tensor(X, dtype=torch.float32)
+    yt = torch.as_tensor(y, dtype=torch.float32).unsqueeze(1)
+    model = MixtureOfExperts(
+        1,
+        1,
+        expert_hidden_layer_sizes=(),
+        gate_hidden_layer_sizes=(16,),
+        task="regression",
+    )
+    criterion = MixtureOfExpertsLoss("regression", "mixture")
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    first = None
+    for _ in range(300):
+        opt.zero_grad()
+        loss = criterion(model(xt), yt)
+        loss.backward()
+        opt.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < 0.2 * first
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("cls", [MixtureOfExpertsClassifier, MixtureOfExpertsRegressor])
+def test_cuda_fit_predict_and_cpu_unpickle(cls, tmp_path):
+    X, y = blobs()
+    est = cls(device="cuda", max_epochs=5, random_state=0, **SMALL).fit(X, y)
+    assert next(est.net_.module_.parameters()).is_cuda
+    pred = est.predict(X)
+    blob = pickle.dumps(est)
+    restored = pickle.loads(blob)
+    np.testing.assert_allclose(restored.predict(X), pred, rtol=1e-5)
