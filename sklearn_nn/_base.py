@@ -224,20 +224,14 @@ class BaseNeuralEstimator(BaseEstimator):
         torch_seed = int(rng.randint(_SEED_MAX))
         shuffle_seed = int(rng.randint(_SEED_MAX))
 
-        data = TensorBatches(
-            self._make_inputs(X),
-            torch.as_tensor(target),
-            None
-            if weight is None
-            else torch.as_tensor(weight, dtype=self._torch_dtype),
-        )
+        data = self._training_data(X, target, weight, rng)
         valid = None
         if self.early_stopping:
             train_idx, valid_idx = train_test_split(
                 np.arange(len(data)),
                 test_size=self.validation_fraction,
                 random_state=rng,
-                stratify=target if is_classifier(self) else None,
+                stratify=data.target.numpy() if is_classifier(self) else None,
             )
             data, valid = data.take(train_idx), data.take(valid_idx).to(device)
         data = data.to(device)
@@ -247,10 +241,8 @@ class BaseNeuralEstimator(BaseEstimator):
         )
         generator = torch.Generator().manual_seed(shuffle_seed)
         settings = dict(
-            iterator_train=functools.partial(
-                SliceIterator, shuffle=True, generator=generator
-            ),
-            iterator_valid=SliceIterator,
+            iterator_train=self._batch_iterator(shuffle=True, generator=generator),
+            iterator_valid=self._batch_iterator(shuffle=False),
             batch_size=batch_size,
             train_split=None if valid is None else predefined_validation(valid),
             max_epochs=self.max_epochs,
@@ -291,6 +283,28 @@ class BaseNeuralEstimator(BaseEstimator):
             raise
         self._store_fit_results(net)
         return self
+
+    def _training_data(self, X, target, weight, rng) -> TensorBatches:
+        """The training set as tensors (on the CPU).
+
+        Override to train on something other than ``_make_inputs(X)``, e.g.
+        with generated negative pairs or out-of-fold base predictions. ``rng``
+        is the fit's ``RandomState``: draw any randomness from it.
+        """
+        return TensorBatches(
+            self._make_inputs(X),
+            torch.as_tensor(target),
+            None
+            if weight is None
+            else torch.as_tensor(weight, dtype=self._torch_dtype),
+        )
+
+    def _batch_iterator(self, *, shuffle, generator=None):
+        """A factory ``dataset -> iterable of batches`` for skorch.
+
+        Override to batch differently (e.g. by sequence length).
+        """
+        return functools.partial(SliceIterator, shuffle=shuffle, generator=generator)
 
     def _validate_fit_data(self, X, y, *, reset):
         return validate_data(
