@@ -361,6 +361,8 @@ class BaseNeuralEstimator(BaseEstimator):
         for _, cb in net.callbacks_:
             if hasattr(cb, "best_model_weights_"):
                 cb.best_model_weights_ = None
+        # the validation split holds the validation tensors: not model state
+        net.train_split = None
         history = net.history
         self.net_ = net
         self.n_iter_ = len(history)

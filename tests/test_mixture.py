@@ -417,6 +417,10 @@ def test_early_stopping_records_validation_and_restores_best():
     # is n_iter_no_change epochs before the end
     best = int(np.argmin(clf.validation_loss_curve_))
     assert best == clf.n_iter_ - 1 - 3
+    # the fitted model keeps no reference to the training/validation data
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert len(pickle.dumps(clf)) < 200_000
     reg = MixtureOfExpertsRegressor(max_epochs=3, **SMALL).fit(*piecewise(n=50))
     assert reg.validation_scores_ is None and reg.validation_loss_curve_ is None
 
