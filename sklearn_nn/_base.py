@@ -11,8 +11,15 @@ A family implements a few hooks:
     the torch module (uses ``n_features_in_`` and the encoded target's shape);
 ``_build_criterion()``
     the loss, called as ``criterion(y_pred, target, weight)``;
-``_validate_X`` / ``_make_inputs``
-    only when the input is not a plain 2-D float matrix (sequences, pairs).
+``_validate_fit_data`` / ``_validate_X`` / ``_make_inputs``
+    only when the input is not a plain 2-D float matrix (sequences, pairs);
+``_training_data``
+    to train on derived data (generated pairs, out-of-fold predictions);
+``_batch_iterator``
+    to batch differently (e.g. by sequence length).
+
+Classifier modules return log-probabilities first, regressor modules the
+prediction first; extra outputs follow in a tuple.
 """
 
 from __future__ import annotations
