@@ -1,10 +1,13 @@
 """scikit-learn compatible neural estimators built on PyTorch through skorch."""
 
+from .gating import HardGateClassifier, HardGateRegressor
 from .mixture import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "HardGateClassifier",
+    "HardGateRegressor",
     "MixtureOfExpertsClassifier",
     "MixtureOfExpertsRegressor",
     "__version__",

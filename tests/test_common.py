@@ -27,6 +27,8 @@ ESTIMATOR_CLASSES = [
 # compare two fits or two predictions with rtol=1e-7 (sample_weight equivalent
 # to repetition, subset invariance), below float32 resolution.
 FAST_PARAMS = {
+    "HardGateClassifier": dict(gate_hidden_layer_sizes=(8,), lr=0.03),
+    "HardGateRegressor": dict(gate_hidden_layer_sizes=(8,), lr=0.03),
     "MixtureOfExpertsClassifier": dict(
         expert_hidden_layer_sizes=(8,), gate_hidden_layer_sizes=(4,), lr=0.03
     ),

@@ -1,0 +1,681 @@
+"""Hard-gate estimators: a trainable gate that picks one base model per sample."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import check_cv, cross_val_predict
+from sklearn.naive_bayes import GaussianNB
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from skorch.callbacks import Callback
+
+from .._base import (
+    _NUMPY_DTYPES,
+    _SEED_MAX,
+    BaseNeuralEstimator,
+    NeuralClassifierBase,
+    NeuralRegressorBase,
+    _as_tensor,
+    _to_numpy,
+    fill_doc,
+)
+from .._layers import ACTIVATIONS
+from .._net import TensorBatches
+from ..mixture._estimators import _layer_sizes
+from ._modules import GATES, HardGateLoss, HardGateNetwork
+
+_GATING_CONSTRAINTS = {
+    "estimators": [list, None],
+    "gate_hidden_layer_sizes": ["array-like"],
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "gate": [StrOptions(set(GATES))],
+    "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+    "final_temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+    "gate_uses_predictions": ["boolean"],
+    "cv": ["cv_object", StrOptions({"prefit"})],
+}
+
+
+class BaseModelSampleWeightWarning(UserWarning):
+    """A base estimator was fitted without the ``sample_weight`` it cannot take."""
+
+
+class _AnnealTemperature(Callback):
+    """Geometric annealing of ``module_.temperature`` over the epochs of a fit.
+
+    Epoch ``k`` (0-based) of ``n_epochs`` uses
+    ``start * (end / start) ** (k / (n_epochs - 1))``.
+    """
+
+    def __init__(self, start, end, n_epochs):
+        self.start = start
+        self.end = end
+        self.n_epochs = n_epochs
+
+    def initialize(self):
+        self.epoch_ = 0
+        return self
+
+    def temperature(self, epoch):
+        if self.n_epochs <= 1:
+            return float(self.start)
+        frac = min(epoch, self.n_epochs - 1) / (self.n_epochs - 1)
+        return float(self.start * (self.end / self.start) ** frac)
+
+    def on_epoch_begin(self, net, **kwargs):
+        net.module_.temperature = self.temperature(self.epoch_)
+        self.epoch_ += 1
+
+
+def _fill_random_states(estimator, rng):
+    """Give every ``random_state`` left at None an int drawn from ``rng``.
+
+    Explicit seeds are kept; the draws happen in a fixed (sorted) order so a
+    fit is reproducible.
+    """
+    params = estimator.get_params(deep=True)
+    unset = sorted(
+        key
+        for key, value in params.items()
+        if (key == "random_state" or key.endswith("__random_state")) and value is None
+    )
+    if unset:
+        estimator.set_params(**{key: int(rng.randint(_SEED_MAX)) for key in unset})
+    return estimator
+
+
+def _align_proba(proba, estimator_classes, classes):
+    """Reorder ``proba`` columns from ``estimator_classes`` to ``classes``;
+    a class the estimator does not know gets probability 0."""
+    if np.array_equal(estimator_classes, classes):
+        return proba
+    out = np.zeros((proba.shape[0], len(classes)), dtype=proba.dtype)
+    lookup = {c: i for i, c in enumerate(estimator_classes.tolist())}
+    for j, c in enumerate(classes.tolist()):
+        if c in lookup:
+            out[:, j] = proba[:, lookup[c]]
+    return out
+
+
+class _HardGateMixin:
+    """What the two hard-gate estimators share."""
+
+    def _default_estimators(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _named_estimators(self):
+        estimators = (
+            self._default_estimators() if self.estimators is None else self.estimators
+        )
+        if len(estimators) == 0:
+            raise ValueError(
+                "estimators must be a non-empty list of (name, estimator) pairs; "
+                "got an empty list."
+            )
+        names = []
+        for item in estimators:
+            if (
+                not isinstance(item, tuple | list)
+                or len(item) != 2
+                or not isinstance(item[0], str)
+                or not hasattr(item[1], "fit")
+            ):
+                raise ValueError(
+                    "estimators must be a list of (name, estimator) pairs with a "
+                    f"str name and a scikit-learn estimator; got {item!r}."
+                )
+            names.append(item[0])
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"estimators has duplicate names: {duplicates}.")
+        bad = [n for n in names if "__" in n]
+        if bad:
+            raise ValueError(f"estimator names must not contain '__': got {bad}.")
+        return [(name, est) for name, est in estimators]
+
+    # fit ----------------------------------------------------------------
+    def _validate_fit_data(self, X, y, *, reset):
+        X, y = super()._validate_fit_data(X, y, reset=reset)
+        # the base models are fitted on y as given (labels, float64 values);
+        # the net sees the encoded target
+        self._fit_y = y
+        return X, y
+
+    def _method(self):
+        return "predict_proba" if is_classifier(self) else "predict"
+
+    def _check_base_estimator(self, name, est):
+        if is_classifier(self) and not hasattr(est, "predict_proba"):
+            raise ValueError(
+                f"{type(self).__name__} needs class probabilities from every base "
+                f"estimator, but estimator {name!r} ({type(est).__name__}) has no "
+                "predict_proba (for SVC use probability=True)."
+            )
+
+    def _fit_params(self, name, est, weight):
+        if weight is None:
+            return {}
+        if has_fit_parameter(est, "sample_weight"):
+            return {"sample_weight": weight}
+        warnings.warn(
+            f"Base estimator {name!r} ({type(est).__name__}) does not accept "
+            "sample_weight and is fitted without it; only the gate is trained "
+            "with the weights. Use base estimators that accept sample_weight to "
+            "weight them too.",
+            BaseModelSampleWeightWarning,
+            stacklevel=4,
+        )
+        return {}
+
+    def _base_output(self, est, X):
+        """One base model's predictions of ``X``, shape (n, k), float64."""
+        if is_classifier(self):
+            return _align_proba(
+                np.asarray(est.predict_proba(X), dtype=np.float64),
+                np.asarray(est.classes_),
+                self.classes_,
+            )
+        pred = np.asarray(est.predict(X), dtype=np.float64)
+        return pred.reshape(pred.shape[0], -1)
+
+    def _training_data(self, X, target, weight, rng):
+        y = self.__dict__.pop("_fit_y")
+        named = self._named_estimators()
+        outputs, fitted = [], []
+        if self.cv == "prefit":
+            for name, est in named:
+                self._check_base_estimator(name, est)
+                try:
+                    check_is_fitted(est)
+                except NotFittedError as exc:
+                    raise NotFittedError(
+                        f"cv='prefit' needs fitted base estimators, but estimator "
+                        f"{name!r} ({type(est).__name__}) is not fitted."
+                    ) from exc
+                if is_classifier(self):
+                    unknown = np.setdiff1d(est.classes_, self.classes_)
+                    if unknown.size:
+                        raise ValueError(
+                            f"cv='prefit': estimator {name!r} knows classes "
+                            f"{unknown.tolist()} that are not in y."
+                        )
+                outputs.append(self._base_output(est, X))
+                fitted.append(est)
+        else:
+            cv = check_cv(self.cv, y, classifier=is_classifier(self))
+            n_splits = cv.get_n_splits(X, y)
+            if isinstance(self.cv, numbers.Integral) and X.shape[0] < n_splits:
+                raise ValueError(
+                    f"cv={self.cv} needs at least {n_splits} samples to compute "
+                    f"out-of-fold predictions; got n_samples = {X.shape[0]}."
+                )
+            # the same folds for every base model
+            splits = list(cv.split(X, y))
+            for name, template in named:
+                est = _fill_random_states(clone(template), rng)
+                self._check_base_estimator(name, est)
+                params = self._fit_params(name, est, weight)
+                oof = cross_val_predict(
+                    est, X, y, cv=splits, method=self._method(), params=params
+                )
+                if is_classifier(self):
+                    oof = np.asarray(oof, dtype=np.float64)
+                else:
+                    oof = np.asarray(oof, dtype=np.float64).reshape(X.shape[0], -1)
+                outputs.append(oof)
+                fitted.append(est.fit(X, y, **params))
+        n_outputs = len(self.classes_) if is_classifier(self) else self.n_outputs_
+        for (name, _), out in zip(named, outputs):
+            if out.shape[1] != n_outputs:
+                raise ValueError(
+                    f"estimator {name!r} predicts {out.shape[1]} outputs, but y has "
+                    f"{n_outputs}."
+                )
+        self.estimators_ = fitted
+        self.named_estimators_ = Bunch(
+            **{name: est for (name, _), est in zip(named, fitted)}
+        )
+        base = np.stack(outputs, axis=1).astype(_NUMPY_DTYPES[self.dtype])
+        return TensorBatches(
+            (_as_tensor(X, _NUMPY_DTYPES[self.dtype]), torch.from_numpy(base)),
+            torch.as_tensor(target),
+            None
+            if weight is None
+            else torch.as_tensor(weight, dtype=self._torch_dtype),
+        )
+
+    def _make_inputs(self, X):
+        dtype = _NUMPY_DTYPES[self.dtype]
+        base = np.stack([self._base_output(est, X) for est in self.estimators_], 1)
+        return _as_tensor(X, dtype), _as_tensor(base, dtype)
+
+    def _module_kwargs(self):
+        return dict(
+            n_estimators=len(self._named_estimators()),
+            hidden_layer_sizes=_layer_sizes(
+                self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes"
+            ),
+            activation=self.activation,
+            gate=self.gate,
+            temperature=self.temperature,
+            gate_uses_predictions=self.gate_uses_predictions,
+        )
+
+    def _callbacks(self, has_validation):
+        callbacks = super()._callbacks(has_validation)
+        if self.gate == "gumbel":
+            anneal = _AnnealTemperature(
+                self.temperature, self.final_temperature, self.max_epochs
+            )
+            callbacks.insert(0, ("anneal_temperature", anneal))
+        return callbacks
+
+    # predict --------------------------------------------------------------
+    def predict_gate(self, X):
+        """The base model chosen for each sample, as a one-hot matrix.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_estimators)
+            Exactly one 1 per row (float64), in the column of the chosen
+            base model (ordered as ``estimators_``); zeros elsewhere. The
+            choice is the deterministic argmax of the gate, also for
+            ``gate='gumbel'``.
+        """
+        return _to_numpy(self._forward(X)[1])
+
+
+_SHARED_PARAMETERS_DOC = """\
+gate_hidden_layer_sizes : array-like of int, default=(20,)
+        Hidden layer widths of the gate MLP; ``()`` makes the gate linear.
+    activation : {'relu', 'tanh', 'logistic', 'gelu', 'identity'}, default='relu'
+        Hidden-layer activation of the gate.
+    gate : {'straight_through', 'gumbel'}, default='straight_through'
+        How the hard choice is trained. 'straight_through': the forward pass
+        is the one-hot argmax of the gate logits, the backward pass goes
+        through ``softmax(logits / temperature)``. 'gumbel': during training
+        the choice is a one-hot *sample* of ``softmax(logits)`` (Gumbel-max
+        trick) with the gradient of the Gumbel-softmax relaxation, and the
+        temperature is annealed from ``temperature`` to
+        ``final_temperature``; prediction always uses the deterministic
+        argmax.
+    temperature : float, default=1.0
+        Temperature of the backward-pass softmax (straight-through) or the
+        initial temperature of the relaxation (Gumbel). It never changes
+        which model the forward pass chooses.
+    final_temperature : float, default=0.1
+        ``gate='gumbel'`` only: temperature of the last epoch; the temperature
+        of epoch ``k`` of ``max_epochs`` is
+        ``temperature * (final_temperature / temperature) ** (k / (max_epochs - 1))``.
+    gate_uses_predictions : bool, default=False
+        When True the gate reads the base models' predictions (flattened)
+        next to the features.
+    cv : int, cross-validation generator, iterable or 'prefit', default=5
+        How the out-of-fold base predictions that train the gate are made,
+        as in :class:`~sklearn.ensemble.StackingClassifier`. An int is the
+        number of folds of an unshuffled (Stratified)KFold, so the folds are
+        fixed by the data. 'prefit': ``estimators`` are already fitted and are
+        used as they are (not cloned, not refitted); the gate is trained on
+        their predictions of the ``X`` passed to ``fit``, which should
+        therefore be data the base models were not trained on."""
+
+
+def _fill_shared_doc(cls):
+    cls.__doc__ = cls.__doc__.replace("{gating_parameters}", _SHARED_PARAMETERS_DOC)
+    return fill_doc(cls)
+
+
+@_fill_shared_doc
+class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
+    """Dynamic model selection: a trained hard gate picks one classifier per sample.
+
+    A gating MLP reads the sample's features and outputs exactly one choice
+    among the base classifiers; the prediction is the chosen model's class
+    probabilities. The gate is trained end to end on the base models'
+    *out-of-fold* probabilities (so it learns where each model is actually
+    right, not where it overfits) with a straight-through or Gumbel-softmax
+    surrogate gradient for the argmax. The base models are then refitted on
+    all the data for prediction.
+
+    Read more in the :ref:`User Guide <hard_gate>`.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator) or None, default=None
+        The base classifiers, each with ``predict_proba``. They are cloned
+        (unless ``cv='prefit'``); a ``random_state`` left at None is seeded
+        from ``random_state``. None uses a diverse trio:
+        ``[('logistic', LogisticRegression()), ('tree',
+        DecisionTreeClassifier(max_depth=5)), ('naive_bayes', GaussianNB())]``.
+    {gating_parameters}
+    class_weight : dict, 'balanced' or None, default=None
+        Weights ``{label: weight}`` multiplied into the sample weights (of the
+        gate's loss and of the base models that accept ``sample_weight``);
+        'balanced' uses ``n_samples / (n_classes * bincount(y))``.
+    {common_parameters}
+
+    Attributes
+    ----------
+    estimators_ : list of estimator
+        The base classifiers fitted on all the training data (with
+        ``cv='prefit'``, the given estimators themselves).
+    named_estimators_ : sklearn.utils.Bunch
+        The fitted base classifiers by name.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the
+        :class:`~sklearn_nn.gating.HardGateNetwork` torch module.
+    n_iter_ : int
+        Number of epochs run (summed over warm starts).
+    loss_curve_ : list of float
+        Training loss (log-loss of the chosen models) at each epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss at each epoch (``early_stopping=True`` only).
+    validation_scores_ : list of float or None
+        Validation accuracy at each epoch (``early_stopping=True`` only).
+    best_validation_score_ : float or None
+        Best validation accuracy (``early_stopping=True`` only).
+
+    See Also
+    --------
+    HardGateRegressor : The regression counterpart.
+    sklearn_nn.MixtureOfExpertsClassifier : A soft gate over trained experts.
+    sklearn.ensemble.StackingClassifier : Combines all base models instead of
+        choosing one.
+
+    References
+    ----------
+    .. [1] Y. Bengio, N. Leonard and A. Courville, "Estimating or Propagating
+       Gradients Through Stochastic Neurons for Conditional Computation",
+       arXiv:1308.3432, 2013.
+    .. [2] E. Jang, S. Gu and B. Poole, "Categorical Reparameterization with
+       Gumbel-Softmax", ICLR 2017.
+    .. [3] R. M. O. Cruz, R. Sabourin and G. D. C. Cavalcanti, "Dynamic
+       classifier selection: Recent advances and perspectives", Information
+       Fusion 41, 2018.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_nn import HardGateClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), HardGateClassifier(
+    ...     max_epochs=30, lr=1e-2, random_state=0)).fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    >>> gate = clf[-1].predict_gate(clf[0].transform(X[:3]))
+    >>> gate.shape, gate.sum(axis=1)
+    ((3, 3), array([1., 1., 1.]))
+    """
+
+    _parameter_constraints: dict = {
+        **NeuralClassifierBase._parameter_constraints,
+        **_GATING_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        *,
+        estimators=None,
+        gate_hidden_layer_sizes=(20,),
+        activation="relu",
+        gate="straight_through",
+        temperature=1.0,
+        final_temperature=0.1,
+        gate_uses_predictions=False,
+        cv=5,
+        class_weight=None,
+        max_epochs=200,
+        batch_size="auto",
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        dtype="float32",
+    ):
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            random_state=random_state,
+            device=device,
+            dtype=dtype,
+        )
+        self.estimators = estimators
+        self.gate_hidden_layer_sizes = gate_hidden_layer_sizes
+        self.activation = activation
+        self.gate = gate
+        self.temperature = temperature
+        self.final_temperature = final_temperature
+        self.gate_uses_predictions = gate_uses_predictions
+        self.cv = cv
+        self.class_weight = class_weight
+
+    def _default_estimators(self):
+        return [
+            ("logistic", LogisticRegression()),
+            ("tree", DecisionTreeClassifier(max_depth=5)),
+            ("naive_bayes", GaussianNB()),
+        ]
+
+    def _build_module(self):
+        return HardGateNetwork(
+            self.n_features_in_,
+            n_outputs=len(self.classes_),
+            task="classification",
+            **self._module_kwargs(),
+        )
+
+    def _build_criterion(self):
+        return HardGateLoss("classification")
+
+
+@_fill_shared_doc
+class HardGateRegressor(RegressorMixin, _HardGateMixin, NeuralRegressorBase):
+    """Dynamic model selection: a trained hard gate picks one regressor per sample.
+
+    A gating MLP reads the sample's features and outputs exactly one choice
+    among the base regressors; the prediction is the chosen model's
+    prediction, optionally passed through a learnable output layer (e.g. the
+    ``Dense(1, activation='tanh')`` of a Keras model). The gate is trained
+    end to end with the mean squared error on the base models' out-of-fold
+    predictions, with a straight-through or Gumbel-softmax surrogate
+    gradient for the argmax. Multi-output ``y`` is supported when every base
+    model supports it.
+
+    Read more in the :ref:`User Guide <hard_gate>`.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator) or None, default=None
+        The base regressors. They are cloned (unless ``cv='prefit'``); a
+        ``random_state`` left at None is seeded from ``random_state``. None
+        uses a diverse trio: ``[('ridge', Ridge()), ('tree',
+        DecisionTreeRegressor(max_depth=5)), ('kernel_ridge',
+        KernelRidge(kernel='rbf'))]`` (kernel ridge costs
+        ``O(n_samples^3)``: pass your own pool for more than a few thousand
+        samples).
+    {gating_parameters}
+    output_activation : {'identity', 'tanh', 'logistic', 'relu', 'gelu'} or None, \
+default=None
+        None: the prediction is exactly the chosen model's prediction.
+        Otherwise the chosen prediction goes through a learnable affine layer
+        (``Linear(n_outputs, n_outputs)`` initialised to the identity) and this
+        activation, trained with the gate; 'tanh' needs targets in (-1, 1).
+    {common_parameters}
+
+    Attributes
+    ----------
+    estimators_ : list of estimator
+        The base regressors fitted on all the training data (with
+        ``cv='prefit'``, the given estimators themselves).
+    named_estimators_ : sklearn.utils.Bunch
+        The fitted base regressors by name.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_outputs_ : int
+        Number of regression targets.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the
+        :class:`~sklearn_nn.gating.HardGateNetwork` torch module.
+    n_iter_ : int
+        Number of epochs run (summed over warm starts).
+    loss_curve_ : list of float
+        Training loss (squared error of the chosen models) at each epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss at each epoch (``early_stopping=True`` only).
+    validation_scores_ : list of float or None
+        Validation R^2 at each epoch (``early_stopping=True`` only).
+    best_validation_score_ : float or None
+        Best validation R^2 (``early_stopping=True`` only).
+
+    See Also
+    --------
+    HardGateClassifier : The classification counterpart.
+    sklearn_nn.MixtureOfExpertsRegressor : A soft gate over trained experts.
+    sklearn.ensemble.StackingRegressor : Combines all base models instead of
+        choosing one.
+
+    References
+    ----------
+    .. [1] Y. Bengio, N. Leonard and A. Courville, "Estimating or Propagating
+       Gradients Through Stochastic Neurons for Conditional Computation",
+       arXiv:1308.3432, 2013.
+    .. [2] E. Jang, S. Gu and B. Poole, "Categorical Reparameterization with
+       Gumbel-Softmax", ICLR 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.dummy import DummyRegressor
+    >>> from sklearn_nn import HardGateRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(300, 1))
+    >>> y = np.where(X[:, 0] < 0, 0.0, X[:, 0])
+    >>> reg = HardGateRegressor(
+    ...     estimators=[("zero", DummyRegressor(strategy="constant", constant=0)),
+    ...                 ("line", LinearRegression())],
+    ...     gate_hidden_layer_sizes=(8,), lr=0.05, max_epochs=60, random_state=0,
+    ... ).fit(X, y)
+    >>> reg.predict_gate([[-2.0], [2.0]])
+    array([[1., 0.],
+           [0., 1.]])
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNeuralEstimator._parameter_constraints,
+        **_GATING_CONSTRAINTS,
+        "output_activation": [StrOptions(set(ACTIVATIONS)), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        estimators=None,
+        gate_hidden_layer_sizes=(20,),
+        activation="relu",
+        gate="straight_through",
+        temperature=1.0,
+        final_temperature=0.1,
+        gate_uses_predictions=False,
+        cv=5,
+        output_activation=None,
+        max_epochs=200,
+        batch_size="auto",
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        dtype="float32",
+    ):
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            random_state=random_state,
+            device=device,
+            dtype=dtype,
+        )
+        self.estimators = estimators
+        self.gate_hidden_layer_sizes = gate_hidden_layer_sizes
+        self.activation = activation
+        self.gate = gate
+        self.temperature = temperature
+        self.final_temperature = final_temperature
+        self.gate_uses_predictions = gate_uses_predictions
+        self.cv = cv
+        self.output_activation = output_activation
+
+    def _default_estimators(self):
+        return [
+            ("ridge", Ridge()),
+            ("tree", DecisionTreeRegressor(max_depth=5)),
+            ("kernel_ridge", KernelRidge(kernel="rbf")),
+        ]
+
+    def _build_module(self):
+        return HardGateNetwork(
+            self.n_features_in_,
+            n_outputs=self.n_outputs_,
+            task="regression",
+            output_activation=self.output_activation,
+            **self._module_kwargs(),
+        )
+
+    def _build_criterion(self):
+        return HardGateLoss("regression")

@@ -1,0 +1,377 @@
+"""Hard (one-hot / 0-1) gates with surrogate gradients (pure torch, no scikit-learn).
+
+``argmax`` and a threshold step have a zero gradient almost everywhere, so a
+network that ends in one of them cannot be trained by backpropagation. The
+pieces here keep the *forward* value exactly discrete and replace the
+*backward* pass by the gradient of a smooth relaxation:
+
+* :func:`straight_through_argmax` -- forward ``one_hot(argmax(logits))``,
+  backward through ``softmax(logits / temperature)`` (the straight-through
+  estimator of Bengio, Leonard and Courville, 2013);
+* :func:`gumbel_softmax_hard` -- forward a one-hot *sample* from
+  ``softmax(logits)`` drawn with the Gumbel-max trick, backward through the
+  Gumbel-softmax relaxation at ``temperature`` (Jang, Gu and Poole, 2017;
+  Maddison, Mnih and Teh, 2017);
+* :func:`straight_through_step` -- forward ``(x > threshold)`` as 0/1,
+  backward through ``sigmoid((x - threshold) / temperature)``.
+
+All three are written ``hard + (soft - soft.detach())``: ``soft - soft.detach()``
+is exactly zero in floating point, so the forward value is *exactly* the
+discrete one (``torch.nn.functional.gumbel_softmax`` writes
+``hard - soft.detach() + soft``, which can be off by one ulp), while the
+gradient is that of ``soft``.
+
+:class:`HardGateNetwork` uses them to select one of several base models per
+sample, and :class:`HardGateLoss` trains it. Example, in a plain torch loop::
+
+    net = HardGateNetwork(n_features=4, n_estimators=3, n_outputs=1,
+                          task="regression")
+    criterion = HardGateLoss("regression")
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for xb, base_pred_b, yb in batches:   # base_pred_b: (n, 3, 1)
+        opt.zero_grad()
+        criterion(net(xb, base_pred_b), yb).backward()
+        opt.step()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._layers import ACTIVATIONS, make_mlp, weighted_mean
+
+__all__ = [
+    "GumbelSoftmaxGate",
+    "HardGateLoss",
+    "HardGateNetwork",
+    "StraightThroughArgmax",
+    "StraightThroughStep",
+    "gumbel_softmax_hard",
+    "straight_through_argmax",
+    "straight_through_step",
+]
+
+GATES = ("straight_through", "gumbel")
+
+
+def _one_hot_argmax(scores: torch.Tensor, dim: int) -> torch.Tensor:
+    index = scores.argmax(dim=dim, keepdim=True)
+    return torch.zeros_like(scores).scatter_(dim, index, 1.0)
+
+
+def _straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+    # forward: exactly `hard` (soft - soft.detach() is exactly 0);
+    # backward: the gradient of `soft`
+    return hard + (soft - soft.detach())
+
+
+def straight_through_argmax(
+    logits: torch.Tensor, temperature: float = 1.0, dim: int = -1
+) -> torch.Tensor:
+    """One-hot ``argmax`` with the gradient of ``softmax(logits / temperature)``.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Unnormalised scores.
+    temperature : float, default=1.0
+        Temperature of the softmax used in the backward pass (the forward
+        value does not depend on it).
+    dim : int, default=-1
+        Dimension over which one entry is chosen.
+
+    Returns
+    -------
+    Tensor
+        Same shape as ``logits``; exactly one 1 along ``dim``, zeros elsewhere.
+        Ties go to the first maximum.
+    """
+    soft = F.softmax(logits / temperature, dim=dim)
+    return _straight_through(_one_hot_argmax(logits, dim), soft)
+
+
+def gumbel_softmax_hard(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    dim: int = -1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """A one-hot sample from ``softmax(logits)`` with a Gumbel-softmax gradient.
+
+    ``k = argmax(logits + G)`` with ``G`` i.i.d. standard Gumbel noise is a
+    sample from ``softmax(logits)`` (the Gumbel-max trick); the backward pass
+    uses the relaxation ``softmax((logits + G) / temperature)``, which tends to
+    the one-hot sample as the temperature goes to 0 (with growing gradient
+    variance).
+
+    Parameters
+    ----------
+    logits : Tensor
+        Unnormalised log-probabilities.
+    temperature : float, default=1.0
+        Temperature of the relaxation.
+    dim : int, default=-1
+        Dimension over which one entry is sampled.
+    generator : torch.Generator, optional
+        Source of the noise; torch's global generator when None.
+
+    Returns
+    -------
+    Tensor
+        Same shape as ``logits``; exactly one 1 along ``dim``, zeros elsewhere.
+    """
+    tiny = torch.finfo(logits.dtype).tiny
+    exp_noise = torch.empty_like(logits).exponential_(generator=generator)
+    gumbels = -exp_noise.clamp_min(tiny).log()
+    perturbed = logits + gumbels
+    soft = F.softmax(perturbed / temperature, dim=dim)
+    return _straight_through(_one_hot_argmax(perturbed, dim), soft)
+
+
+def straight_through_step(
+    x: torch.Tensor, threshold: float = 0.0, temperature: float = 1.0
+) -> torch.Tensor:
+    """Binary step ``(x > threshold)`` with the gradient of a sigmoid.
+
+    Parameters
+    ----------
+    x : Tensor
+        Pre-activations.
+    threshold : float, default=0.0
+        Values strictly above it map to 1, the others to 0.
+    temperature : float, default=1.0
+        The backward pass uses ``sigmoid((x - threshold) / temperature)``.
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as ``x`` with values in {0, 1}.
+    """
+    soft = torch.sigmoid((x - threshold) / temperature)
+    return _straight_through((x > threshold).to(x.dtype), soft)
+
+
+class StraightThroughArgmax(nn.Module):
+    """Module form of :func:`straight_through_argmax` (over the last dim).
+
+    Parameters
+    ----------
+    temperature : float, default=1.0
+        Temperature of the backward-pass softmax.
+    """
+
+    def __init__(self, temperature: float = 1.0):
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, logits):
+        return straight_through_argmax(logits, self.temperature)
+
+
+class GumbelSoftmaxGate(nn.Module):
+    """Hard Gumbel-softmax in training mode, deterministic argmax in eval mode.
+
+    Parameters
+    ----------
+    temperature : float, default=1.0
+        Temperature of the relaxation; a plain attribute, so a training loop
+        can anneal it (``gate.temperature = ...``) between epochs.
+    generator : torch.Generator, optional
+        Source of the Gumbel noise; torch's global generator when None.
+    """
+
+    def __init__(self, temperature: float = 1.0, generator=None):
+        super().__init__()
+        self.temperature = temperature
+        self.generator = generator
+
+    def forward(self, logits):
+        if self.training:
+            return gumbel_softmax_hard(
+                logits, self.temperature, generator=self.generator
+            )
+        return straight_through_argmax(logits, self.temperature)
+
+
+class StraightThroughStep(nn.Module):
+    """Module form of :func:`straight_through_step`: an exact 0/1 activation.
+
+    Parameters
+    ----------
+    threshold : float, default=0.0
+    temperature : float, default=1.0
+    """
+
+    def __init__(self, threshold: float = 0.0, temperature: float = 1.0):
+        super().__init__()
+        self.threshold = threshold
+        self.temperature = temperature
+
+    def forward(self, x):
+        return straight_through_step(x, self.threshold, self.temperature)
+
+
+class HardGateNetwork(nn.Module):
+    """A gating MLP that picks exactly one base model per sample.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the feature input ``x``.
+    n_estimators : int
+        Number of base models to choose from.
+    n_outputs : int
+        Classification: number of classes (the base predictions are class
+        probabilities). Regression: number of targets.
+    task : {'classification', 'regression'}, default='regression'
+    hidden_layer_sizes : sequence of int, default=(20,)
+        Hidden layers of the gate MLP; ``()`` gives a linear gate.
+    activation : str, default='relu'
+        Hidden activation of the gate.
+    gate : {'straight_through', 'gumbel'}, default='straight_through'
+        'straight_through': forward argmax, backward softmax.
+        'gumbel': hard Gumbel-softmax samples in training mode, argmax in eval
+        mode.
+    temperature : float, default=1.0
+        Temperature of the softmax / Gumbel relaxation (an attribute that can
+        be changed between epochs).
+    gate_uses_predictions : bool, default=False
+        Feed the flattened base predictions to the gate next to ``x``.
+    output_activation : str or None, default=None
+        Regression only. None: the prediction is the chosen model's
+        prediction. Otherwise a learnable affine layer (``nn.Linear(n_outputs,
+        n_outputs)``, initialised to the identity) followed by this activation
+        is applied to each base prediction, e.g. 'tanh' for the
+        ``Dense(1, tanh)`` output layer of a Keras model.
+    proba_floor : float, default=1e-7
+        Classification only: base probabilities are clipped to
+        ``[proba_floor, 1]`` before the log, so that a base model that gives a
+        class probability 0 still has a finite log-loss.
+
+    Returns (forward)
+    -----------------
+    ``forward(x, base_predictions)`` with ``base_predictions`` of shape
+    (n, n_estimators, n_outputs) returns ``(prediction, gate, gate_logits,
+    per_model)``: ``per_model`` (n, E, n_outputs) is each model's log-
+    probabilities (classification) or output (regression, after the output
+    layer), ``gate`` (n, E) is one-hot, and ``prediction = sum_e gate_e *
+    per_model_e`` is exactly the chosen model's row.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_estimators: int,
+        n_outputs: int,
+        task: str = "regression",
+        hidden_layer_sizes: Sequence[int] = (20,),
+        activation: str = "relu",
+        gate: str = "straight_through",
+        temperature: float = 1.0,
+        gate_uses_predictions: bool = False,
+        output_activation: str | None = None,
+        proba_floor: float = 1e-7,
+    ):
+        super().__init__()
+        if task not in ("classification", "regression"):
+            raise ValueError(
+                f"task must be 'classification' or 'regression', got {task!r}"
+            )
+        if gate not in GATES:
+            raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
+        if output_activation is not None and output_activation not in ACTIVATIONS:
+            raise ValueError(
+                f"output_activation must be None or one of {sorted(ACTIVATIONS)}, "
+                f"got {output_activation!r}"
+            )
+        if output_activation is not None and task == "classification":
+            raise ValueError("output_activation is only used for regression")
+        self.task = task
+        self.gate_kind = gate
+        self.temperature = temperature
+        self.gate_uses_predictions = gate_uses_predictions
+        self.proba_floor = proba_floor
+        n_gate_inputs = n_features + (
+            n_estimators * n_outputs if gate_uses_predictions else 0
+        )
+        self.gate = make_mlp(
+            n_gate_inputs, hidden_layer_sizes, n_estimators, activation
+        )
+        if output_activation is None:
+            self.output_layer = None
+        else:
+            linear = nn.Linear(n_outputs, n_outputs)
+            with torch.no_grad():
+                linear.weight.copy_(torch.eye(n_outputs))
+                linear.bias.zero_()
+            self.output_layer = nn.Sequential(linear, ACTIVATIONS[output_activation]())
+
+    def select(self, logits):
+        """The one-hot gate for ``logits`` (Gumbel noise only in training)."""
+        if self.gate_kind == "gumbel" and self.training:
+            return gumbel_softmax_hard(logits, self.temperature)
+        return straight_through_argmax(logits, self.temperature)
+
+    def forward(self, x, base_predictions):
+        if self.gate_uses_predictions:
+            gate_input = torch.cat([x, base_predictions.flatten(1)], dim=1)
+        else:
+            gate_input = x
+        logits = self.gate(gate_input)
+        gate = self.select(logits)
+        if self.task == "classification":
+            per_model = torch.log(base_predictions.clamp(min=self.proba_floor, max=1))
+        elif self.output_layer is not None:
+            per_model = self.output_layer(base_predictions)
+        else:
+            per_model = base_predictions
+        # with a one-hot gate this is exactly the chosen model's row
+        prediction = torch.einsum("ne,nek->nk", gate, per_model)
+        return prediction, gate, logits, per_model
+
+
+class HardGateLoss(nn.Module):
+    """Loss of the model chosen by a one-hot gate.
+
+    Each base model's per-sample loss ``L_e`` is computed (classification:
+    ``-log p_e(y)``; regression: mean squared error over the outputs) and the
+    loss is ``sum_e gate_e * L_e``. With a one-hot gate its value is exactly
+    the chosen model's loss; its straight-through gradient with respect to
+    the gate logits is that of ``sum_e softmax_e * L_e``, the expected loss
+    under the soft gate, which moves probability towards the models whose
+    loss is below the (softmax-weighted) average.
+
+    Parameters
+    ----------
+    task : {'classification', 'regression'}
+
+    ``forward(y_pred, target, weight=None)`` takes the output tuple of
+    :class:`HardGateNetwork` and returns the weighted mean loss.
+    """
+
+    def __init__(self, task: str):
+        super().__init__()
+        if task not in ("classification", "regression"):
+            raise ValueError(
+                f"task must be 'classification' or 'regression', got {task!r}"
+            )
+        self.task = task
+
+    def per_model(self, per_model, target):
+        """Each model's loss on each sample, shape (n, E)."""
+        if self.task == "classification":
+            index = target.view(-1, 1, 1).expand(-1, per_model.shape[1], 1)
+            return -per_model.gather(2, index).squeeze(2)
+        return (per_model - target.unsqueeze(1)).square().mean(dim=2)
+
+    def per_sample(self, y_pred, target):
+        """The chosen model's loss on each sample, shape (n,)."""
+        _, gate, _, per_model = y_pred
+        return (gate * self.per_model(per_model, target)).sum(dim=1)
+
+    def forward(self, y_pred, target, weight=None):
+        return weighted_mean(self.per_sample(y_pred, target), weight)
