@@ -35,6 +35,7 @@ FAST_PARAMS = {
     "MixtureOfExpertsRegressor": dict(
         expert_hidden_layer_sizes=(8,), gate_hidden_layer_sizes=(4,), lr=0.03
     ),
+    "TargetReplicationLSTMClassifier": dict(hidden_size=8, lr=0.03),
 }
 COMMON_FAST = dict(max_epochs=40, dtype="float64", random_state=0)
 

@@ -1,0 +1,424 @@
+"""Recurrent sequence classifier trained with target replication."""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from .._base import _NUMPY_DTYPES, NeuralClassifierBase, fill_doc
+from .._sequences import (
+    PaddedSequences,
+    is_sequence_list,
+    pad_float_sequences,
+    pad_token_sequences,
+)
+from ._modules import SequenceClassifierRNN, TargetReplicationLoss, step_mask
+
+
+class LengthBucketIterator:
+    """Batches of sequences of similar length, each trimmed to its longest.
+
+    The dataset's inputs are ``(padded, lengths)``. Each pass orders the rows
+    by length (ties in random order when shuffling), cuts that order into
+    batches of ``batch_size`` and, when shuffling, visits the batches in a
+    random order drawn from ``generator``, so training stays stochastic while
+    a batch of short sequences no longer pays for the longest one in the data
+    set.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        ds = self.dataset
+        values, lengths = ds.inputs
+        lengths_cpu = lengths.cpu()
+        if self.shuffle:
+            perm = torch.randperm(len(ds), generator=self.generator)
+            order = perm[torch.sort(lengths_cpu[perm], stable=True).indices]
+        else:
+            order = torch.sort(lengths_cpu, stable=True).indices
+        batches = list(order.split(self.batch_size))
+        if self.shuffle:
+            visit = torch.randperm(len(batches), generator=self.generator)
+            batches = [batches[i] for i in visit.tolist()]
+        for idx in batches:
+            n_steps = int(lengths_cpu[idx].max())
+            idx = idx.to(values.device)
+            yield (
+                (values[idx, :n_steps], lengths[idx]),
+                (
+                    ds.target[idx],
+                    None if ds.weight is None else ds.weight[idx],
+                ),
+            )
+
+
+def _is_table(X):
+    """True for a 2-D array or a list of equal-length 1-D sequences."""
+    if not is_sequence_list(X):
+        return getattr(X, "ndim", None) != 3
+    if len(X) == 0:
+        return False
+    first = np.shape(X[0])
+    return len(first) == 1 and all(np.shape(s) == first for s in X)
+
+
+@fill_doc
+class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
+    """Sequence classifier (LSTM/GRU) trained with target replication.
+
+    A unidirectional recurrent network reads each sequence; one output layer,
+    shared over time, turns the state at every step into a class
+    distribution ``y_hat_t``. Target replication (Lipton et al., 2016) trains
+    every step to predict the sequence's label. With ``alpha =
+    replication_weight`` and ``T`` the sequence's own length, the loss of a
+    sequence is::
+
+        alpha * (1/T) * sum_{t=1..T} l(y_hat_t, y) + (1 - alpha) * l(y_hat_T, y)
+
+    with ``l`` the negative log-likelihood; ``class_weight`` and
+    ``sample_weight`` multiply both terms. Validation (``early_stopping``)
+    scores the final step only. ``predict_proba`` is ``y_hat_T``, the
+    distribution at each sequence's last real step, and
+    :meth:`predict_proba_steps` gives ``y_hat_t`` at every step.
+
+    Read more in the :ref:`User Guide <target_replication_lstm>`.
+
+    **Input formats** (``X`` in ``fit``, ``predict`` and friends):
+
+    * 2-D float array (n_sequences, n_steps): univariate sequences. As in
+      every scikit-learn estimator, a 2-D array at predict time must have the
+      number of columns (``n_features_in_ = n_steps``) and the column names
+      seen in ``fit``; pass a list or a 3-D array to predict sequences of
+      other lengths.
+    * 3-D float array (n_sequences, n_steps, n_channels): multivariate.
+      ``n_features_in_`` is ``n_channels``.
+    * list of arrays of shape (T_i,) or (T_i, n_channels) (ragged).
+      ``n_features_in_`` is ``n_channels``. (A list of 1-D sequences that
+      all have the same length is a 2-D array, as everywhere in
+      scikit-learn.)
+    * with ``vocab_size`` set: integer token ids, a 2-D array (n_sequences,
+      n_steps) or a list of 1-D arrays; 0 is padding. ``n_features_in_``
+      is 1 (one token per step).
+
+    Variable lengths in arrays are written as trailing padding: NaN at every
+    channel for floats, 0 for tokens. NaN (or token 0) inside a sequence, an
+    all-padding sequence, ``inf`` and channel counts that differ raise a
+    ``ValueError``. Padding never changes a prediction.
+
+    Parameters
+    ----------
+    hidden_size : int, default=32
+        Width of the recurrent state.
+    num_layers : int, default=1
+        Number of stacked recurrent layers.
+    cell : {'lstm', 'gru'}, default='lstm'
+        Recurrent cell.
+    replication_weight : float, default=0.5
+        ``alpha`` in [0, 1], the weight of the replicated per-step losses
+        against the final-step loss. 0 is ordinary final-step training.
+    vocab_size : int or None, default=None
+        Set it to classify integer token sequences: ids in
+        ``[0, vocab_size)`` go through an embedding layer first (id 0 is
+        padding). None reads float sequences.
+    embedding_dim : int, default=16
+        Width of the token embedding (only used with ``vocab_size``).
+    dropout : float, default=0.0
+        Dropout between stacked recurrent layers and before the output layer.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights ``{label: weight}`` multiplied into each sequence's loss
+        (both terms); 'balanced' uses ``n_samples / (n_classes *
+        bincount(y))``.
+    {common_parameters}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of columns (steps) of a 2-D float ``X``; number of channels for
+        a 3-D or ragged ``X``; 1 for token sequences.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a 2-D ``X`` given as a DataFrame with string column
+        names.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the
+        :class:`~sklearn_nn.recurrent.SequenceClassifierRNN` torch module.
+    n_iter_ : int
+        Number of epochs run (summed over warm starts).
+    loss_curve_ : list of float
+        Training loss (with target replication) at each epoch.
+    validation_loss_curve_ : list of float or None
+        Final-step validation loss at each epoch (``early_stopping=True``
+        only).
+    validation_scores_ : list of float or None
+        Validation accuracy at each epoch (``early_stopping=True`` only).
+    best_validation_score_ : float or None
+        Best validation accuracy (``early_stopping=True`` only).
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : A feed-forward network on
+        fixed-length feature vectors.
+
+    References
+    ----------
+    .. [1] Z. C. Lipton, D. C. Kale, C. Elkan and R. Wetzel, "Learning to
+       Diagnose with LSTM Recurrent Neural Networks", ICLR 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nn import TargetReplicationLSTMClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> y = rng.randint(2, size=80)
+    >>> X = [rng.randn(rng.randint(5, 12)) + 1.5 * label for label in y]
+    >>> clf = TargetReplicationLSTMClassifier(hidden_size=8, lr=0.03,
+    ...                                       max_epochs=30, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.9
+    True
+    >>> steps = clf.predict_proba_steps(X[:2])  # (2, longest length, n_classes)
+    >>> steps.shape == (2, max(len(X[0]), len(X[1])), 2)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **NeuralClassifierBase._parameter_constraints,
+        "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "num_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "cell": [StrOptions({"lstm", "gru"})],
+        "replication_weight": [Interval(numbers.Real, 0, 1, closed="both")],
+        "vocab_size": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+    }
+
+    # sequences per forward pass at prediction time
+    _inference_batch_size = 1024
+
+    def __init__(
+        self,
+        *,
+        hidden_size=32,
+        num_layers=1,
+        cell="lstm",
+        replication_weight=0.5,
+        vocab_size=None,
+        embedding_dim=16,
+        dropout=0.0,
+        class_weight=None,
+        max_epochs=200,
+        batch_size="auto",
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        dtype="float32",
+    ):
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            random_state=random_state,
+            device=device,
+            dtype=dtype,
+        )
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.cell = cell
+        self.replication_weight = replication_weight
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.class_weight = class_weight
+
+    # ------------------------------------------------------------ input
+    def _read_sequences(self, X, *, reset, y=None):
+        """``X`` (any accepted format) -> :class:`PaddedSequences`.
+
+        Sets (``reset=True``) or checks ``n_features_in_`` and
+        ``feature_names_in_``. Returns ``(sequences, y)``.
+        """
+        name = type(self).__name__
+        if reset:
+            self._input_format = "tokens" if self.vocab_size is not None else None
+            self._vocab_size = self.vocab_size
+        if self._input_format == "tokens":
+            seqs = pad_token_sequences(X, vocab_size=self._vocab_size)
+            n_features = 1
+        elif _is_table(X):
+            # a 2-D array, or a list of equal-length 1-D sequences (the layout
+            # scikit-learn's tools pass around): univariate sequences
+            if is_sequence_list(X):
+                X = list(X)
+            if reset or self._input_format == "table":
+                if y is None:
+                    X = validate_data(
+                        self, X, reset=reset, dtype=np.float64,
+                        ensure_all_finite="allow-nan",
+                    )  # fmt: skip
+                else:
+                    X, y = validate_data(
+                        self, X, y, reset=reset, dtype=np.float64,
+                        ensure_all_finite="allow-nan",
+                    )  # fmt: skip
+                if reset:
+                    self._input_format = "table"
+                    self._n_channels = 1
+                seqs = pad_float_sequences(X, dtype=_NUMPY_DTYPES[self.dtype])
+                return seqs, y
+            X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
+            seqs = pad_float_sequences(X, dtype=_NUMPY_DTYPES[self.dtype])
+            n_features = 1
+        else:
+            seqs = pad_float_sequences(X, dtype=_NUMPY_DTYPES[self.dtype])
+            n_features = seqs.n_channels
+        if reset:
+            self._input_format = self._input_format or "sequences"
+            self._n_channels = n_features
+            self.n_features_in_ = n_features
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif n_features != self._n_channels:
+            raise ValueError(
+                f"X has {n_features} channels per step, but {name} is expecting "
+                f"{self._n_channels} channels as input."
+            )
+        if y is not None:
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(seqs, y)
+        return seqs, y
+
+    def _validate_fit_data(self, X, y, *, reset):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        return self._read_sequences(X, reset=reset, y=y)
+
+    def _validate_X(self, X, *, reset):
+        return self._read_sequences(X, reset=reset)[0]
+
+    def _make_inputs(self, X: PaddedSequences):
+        values = torch.from_numpy(X.values)
+        return values, torch.from_numpy(X.lengths)
+
+    def _batch_iterator(self, *, shuffle, generator=None):
+        return functools.partial(
+            LengthBucketIterator, shuffle=shuffle, generator=generator
+        )
+
+    # ------------------------------------------------------------ model
+    def _build_module(self):
+        tokens = self._input_format == "tokens"
+        return SequenceClassifierRNN(
+            self._n_channels,
+            len(self.classes_),
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            cell=self.cell,
+            dropout=self.dropout,
+            vocab_size=self._vocab_size if tokens else None,
+            embedding_dim=self.embedding_dim,
+        )
+
+    def _build_criterion(self):
+        return TargetReplicationLoss(self.replication_weight)
+
+    # ---------------------------------------------------------- predict
+    def _infer(self, X, *, steps):
+        """Final-step log-probabilities (and per-step ones when ``steps``).
+
+        Sequences are run in chunks of similar length, each trimmed to its
+        longest sequence, and put back in the input order.
+        """
+        check_is_fitted(self)
+        values, lengths = self._make_inputs(self._validate_X(X, reset=False))
+        net = self.net_
+        net._set_training(False)
+        module, device = net.module_, net.device
+        n, n_classes = len(lengths), len(self.classes_)
+        final = torch.empty((n, n_classes), dtype=self._torch_dtype)
+        if steps:
+            per_step = torch.zeros(
+                (n, int(lengths.max()), n_classes), dtype=self._torch_dtype
+            )
+        order = torch.sort(lengths, stable=True).indices
+        with torch.inference_mode():
+            for idx in order.split(self._inference_batch_size):
+                n_steps = int(lengths[idx].max())
+                xb = values[idx, :n_steps].to(device)
+                lb = lengths[idx].to(device)
+                if steps:
+                    out, step_out, _ = module(xb, lb)
+                    per_step[idx, :n_steps] = step_out.to("cpu")
+                else:
+                    out = module(xb, lb, return_steps=False)
+                final[idx] = out.to("cpu")
+        if not steps:
+            return final
+        per_step = per_step.to(torch.float64)
+        per_step[~step_mask(lengths, per_step.shape[1])] = math.nan
+        return final, per_step
+
+    def _forward(self, X):
+        return self._infer(X, steps=False)
+
+    def predict_proba_steps(self, X):
+        """Class probabilities after each step of each sequence.
+
+        Entry ``[i, t]`` is the distribution ``y_hat_t`` the model predicts
+        for sequence ``i`` having read its steps ``0..t`` only (the network is
+        unidirectional): watch the prediction form as a sequence unfolds.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any of the input formats of the estimator.
+
+        Returns
+        -------
+        ndarray of shape (n_sequences, max_length, n_classes)
+            ``max_length`` is the longest real length in ``X``. Entries past a
+            sequence's own length are NaN (trailing padding, as in the
+            input). ``[i, length_i - 1]`` equals ``predict_proba(X)[i]``.
+        """
+        _, per_step = self._infer(X, steps=True)
+        log_norm = torch.logsumexp(per_step, dim=2, keepdim=True)
+        return torch.exp(per_step - log_norm).numpy()

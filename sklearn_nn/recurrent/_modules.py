@@ -1,0 +1,209 @@
+"""Recurrent sequence classifier and the target-replication loss (pure torch).
+
+Target replication (Lipton, Kale, Elkan and Wetzel, 2016) uses a sequence's
+label as the target at every time step. With ``l`` the negative
+log-likelihood, ``T`` the sequence's own length and ``alpha`` the replication
+weight, the loss of one sequence is::
+
+    alpha * (1/T) * sum_{t=1..T} l(y_hat_t, y) + (1 - alpha) * l(y_hat_T, y)
+
+Padding never reaches a prediction or a loss: the recurrent network is
+unidirectional and padding is trailing, so a real step never reads a padded
+one; each batch is trimmed to its longest real length; the final prediction is
+taken at step ``lengths - 1`` (a gather, not the last column) and the mean over
+steps is masked by the lengths.
+
+Example, in a plain torch loop::
+
+    model = SequenceClassifierRNN(n_inputs=12, n_classes=9, hidden_size=32)
+    criterion = TargetReplicationLoss(replication_weight=0.5)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for xb, lengths, yb in batches:  # xb zero-padded (n, T, 12)
+        opt.zero_grad()
+        criterion(model(xb, lengths), yb).backward()
+        opt.step()
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._layers import weighted_mean
+
+__all__ = [
+    "SequenceClassifierRNN",
+    "TargetReplicationLoss",
+    "final_step",
+    "step_mask",
+    "target_replication_loss",
+]
+
+_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def step_mask(lengths: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """Boolean mask (n, n_steps): True at each sequence's real steps."""
+    steps = torch.arange(n_steps, device=lengths.device)
+    return steps.unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def final_step(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``values[i, lengths[i] - 1]`` for each sequence: (n, T, d) -> (n, d)."""
+    index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, values.shape[2])
+    return values.gather(1, index).squeeze(1)
+
+
+class SequenceClassifierRNN(nn.Module):
+    """Unidirectional LSTM/GRU with one output layer shared over time steps.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Channels per step (ignored when ``vocab_size`` is set).
+    n_classes : int
+        Number of classes.
+    hidden_size : int, default=32
+        Width of the recurrent state.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    cell : {'lstm', 'gru'}, default='lstm'
+    dropout : float, default=0.0
+        Dropout between stacked recurrent layers and before the output layer.
+    vocab_size : int or None, default=None
+        When set, the input is token ids (n, T) in ``[0, vocab_size)`` that go
+        through an embedding layer first; id 0 is padding.
+    embedding_dim : int, default=16
+        Width of the token embedding (``vocab_size`` set only).
+
+    Returns (forward)
+    -----------------
+    ``(final_log_proba, step_log_proba, lengths)`` with shapes (n, C),
+    (n, T', C) and (n,), where ``T' = lengths.max()``: the log-probabilities at
+    each sequence's last real step, at every step (entries past a sequence's
+    length are meaningless and must be masked, see :func:`step_mask`), and
+    the lengths. With ``return_steps=False`` only ``final_log_proba`` is
+    returned (the output layer then runs on the final states only).
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_classes: int,
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        dropout: float = 0.0,
+        vocab_size: int | None = None,
+        embedding_dim: int = 16,
+    ):
+        super().__init__()
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
+        if vocab_size is not None:
+            self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+            n_inputs = embedding_dim
+        else:
+            self.embedding = None
+        self.rnn = _CELLS[cell](
+            n_inputs,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(hidden_size, n_classes)
+
+    def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Hidden states (n, lengths.max(), hidden_size) of the top layer."""
+        x = x[:, : int(lengths.max())]
+        if self.embedding is not None:
+            x = self.embedding(x)
+        out, _ = self.rnn(x)
+        return self.dropout(out)
+
+    def forward(self, x, lengths, return_steps: bool = True):
+        states = self.states(x, lengths)
+        if not return_steps:
+            return F.log_softmax(self.output(final_step(states, lengths)), dim=-1)
+        step_log_proba = F.log_softmax(self.output(states), dim=-1)
+        return final_step(step_log_proba, lengths), step_log_proba, lengths
+
+
+def target_replication_loss(
+    step_log_proba: torch.Tensor,
+    lengths: torch.Tensor,
+    target: torch.Tensor,
+    replication_weight: float,
+    final_log_proba: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Per-sequence target-replication loss.
+
+    ``alpha * mean_{t < T_i} nll_t + (1 - alpha) * nll_{T_i - 1}``, with the
+    mean over each sequence's own real steps.
+
+    Parameters
+    ----------
+    step_log_proba : Tensor of shape (n, T, C)
+        Per-step log-probabilities (values past a sequence's length are
+        ignored, even when they are not finite).
+    lengths : Tensor of shape (n,)
+        Real lengths (``1 <= lengths <= T``).
+    target : Tensor of shape (n,)
+        Class codes.
+    replication_weight : float
+        ``alpha`` in [0, 1].
+    final_log_proba : Tensor of shape (n, C), optional
+        Log-probabilities at the last real step; taken from
+        ``step_log_proba`` when omitted.
+
+    Returns
+    -------
+    Tensor of shape (n,)
+    """
+    n_steps = step_log_proba.shape[1]
+    if final_log_proba is None:
+        final_log_proba = final_step(step_log_proba, lengths)
+    final_nll = -final_log_proba.gather(1, target.view(-1, 1)).squeeze(1)
+    if replication_weight == 0:
+        return final_nll
+    index = target.view(-1, 1, 1).expand(-1, n_steps, 1)
+    step_nll = -step_log_proba.gather(2, index).squeeze(2)
+    mask = step_mask(lengths, n_steps)
+    step_nll = torch.where(mask, step_nll, torch.zeros_like(step_nll))
+    mean_nll = step_nll.sum(dim=1) / lengths.to(step_nll.dtype)
+    return replication_weight * mean_nll + (1 - replication_weight) * final_nll
+
+
+class TargetReplicationLoss(nn.Module):
+    """Criterion for :class:`SequenceClassifierRNN` outputs.
+
+    In training mode it is the (weighted) mean over sequences of
+    :func:`target_replication_loss`. In eval mode (``criterion.eval()``, the
+    validation pass) it is the final-step negative log-likelihood only:
+    target replication is a training device, and a model is judged on its
+    prediction at the end of the sequence, as in Lipton et al. (2016).
+
+    Parameters
+    ----------
+    replication_weight : float, default=0.5
+        ``alpha`` in [0, 1]; 0 is ordinary final-step training.
+    """
+
+    def __init__(self, replication_weight: float = 0.5):
+        super().__init__()
+        if not 0 <= replication_weight <= 1:
+            raise ValueError(
+                f"replication_weight must be in [0, 1], got {replication_weight}"
+            )
+        self.replication_weight = float(replication_weight)
+
+    def forward(self, y_pred, target, weight=None):
+        final_log_proba, step_log_proba, lengths = y_pred
+        alpha = self.replication_weight if self.training else 0.0
+        per_sequence = target_replication_loss(
+            step_log_proba, lengths, target, alpha, final_log_proba
+        )
+        return weighted_mean(per_sequence, weight)
