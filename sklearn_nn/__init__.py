@@ -3,7 +3,6 @@
 from .gating import HardGateClassifier, HardGateRegressor
 from .mixture import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from .recurrent import TargetReplicationLSTMClassifier
-from .siamese import SiamesePairClassifier, SiamesePairRegressor
 
 __version__ = "0.1.0.dev0"
 
@@ -12,8 +11,6 @@ __all__ = [
     "HardGateRegressor",
     "MixtureOfExpertsClassifier",
     "MixtureOfExpertsRegressor",
-    "SiamesePairClassifier",
-    "SiamesePairRegressor",
     "TargetReplicationLSTMClassifier",
     "__version__",
 ]
