@@ -68,13 +68,6 @@ class MixtureOfExperts(nn.Module):
     learn_expert_scale : bool, default=False
         Regression only: learn one log standard deviation per expert (used by
         the mixture likelihood). When False every expert has unit variance.
-
-    Returns (forward)
-    -----------------
-    classification : ``(log_proba, log_gate, expert_log_proba)`` with shapes
-        (n, C), (n, E), (n, E, C).
-    regression : ``(prediction, log_gate, expert_outputs, expert_log_scale)``
-        with shapes (n, d), (n, E), (n, E, d), (n, E).
     """
 
     def __init__(
@@ -110,6 +103,20 @@ class MixtureOfExperts(nn.Module):
             self.register_buffer("expert_log_scale", torch.zeros(n_experts))
 
     def forward(self, x):
+        """Gate and experts on a batch.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, n_features)
+
+        Returns
+        -------
+        tuple of Tensor
+            Classification: ``(log_proba, log_gate, expert_log_proba)`` of
+            shapes (n, C), (n, E), (n, E, C). Regression: ``(prediction,
+            log_gate, expert_outputs, expert_log_scale)`` of shapes (n, D),
+            (n, E), (n, E, D), (n, E).
+        """
         log_gate = F.log_softmax(self.gate(x), dim=1)
         outputs = torch.stack([expert(x) for expert in self.experts], dim=1)
         if self.task == "regression":
@@ -210,9 +217,6 @@ class MixtureOfExpertsLoss(nn.Module):
         ``-log sum_i g_i p_i(y | x)``.
     load_balancing : float, default=0.0
         Weight of :func:`load_balancing_penalty` added to the loss.
-
-    ``forward(y_pred, target, weight=None)`` returns the weighted mean loss
-    (see :func:`sklearn_nn._layers.weighted_mean`).
     """
 
     def __init__(self, task: str, loss: str = "mixture", load_balancing: float = 0.0):
@@ -233,6 +237,22 @@ class MixtureOfExpertsLoss(nn.Module):
         )
 
     def forward(self, y_pred, target, weight=None):
+        """Weighted mean loss of a batch.
+
+        Parameters
+        ----------
+        y_pred : tuple of Tensor
+            The output of :class:`MixtureOfExperts`.
+        target : Tensor
+            Class indices of shape (n,) or targets of shape (n, D).
+        weight : Tensor of shape (n,), optional
+            Sample weights: the loss is ``sum(w * l) / sum(w)``.
+
+        Returns
+        -------
+        Tensor
+            The scalar loss, plus ``load_balancing`` times the penalty.
+        """
         loss = weighted_mean(self.per_sample(y_pred, target), weight)
         if self.load_balancing:
             loss = loss + self.load_balancing * load_balancing_penalty(
