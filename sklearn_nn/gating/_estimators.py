@@ -159,7 +159,8 @@ class _HardGateMixin:
             raise ValueError(
                 f"{type(self).__name__} needs class probabilities from every base "
                 f"estimator, but estimator {name!r} ({type(est).__name__}) has no "
-                "predict_proba (for SVC use probability=True)."
+                "predict_proba (wrap it, e.g. in CalibratedClassifierCV(SVC(), "
+                "ensemble=False))."
             )
 
     def _fit_params(self, name, est, weight):

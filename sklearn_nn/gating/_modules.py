@@ -255,11 +255,14 @@ class HardGateNetwork(nn.Module):
     Returns (forward)
     -----------------
     ``forward(x, base_predictions)`` with ``base_predictions`` of shape
-    (n, n_estimators, n_outputs) returns ``(prediction, gate, gate_logits,
+    (n, n_estimators, n_outputs) returns ``(prediction, gate, gate_proba,
     per_model)``: ``per_model`` (n, E, n_outputs) is each model's log-
     probabilities (classification) or output (regression, after the output
-    layer), ``gate`` (n, E) is one-hot, and ``prediction = sum_e gate_e *
-    per_model_e`` is exactly the chosen model's row.
+    layer), ``gate`` (n, E) is one-hot, ``prediction = sum_e gate_e *
+    per_model_e`` is exactly the chosen model's row, and ``gate_proba`` (n, E)
+    is the soft distribution behind the hard choice: ``softmax(logits /
+    temperature)`` for 'straight_through' (the softmax of its backward pass),
+    ``softmax(logits)`` for 'gumbel' (the distribution its samples follow).
     """
 
     def __init__(
@@ -323,6 +326,10 @@ class HardGateNetwork(nn.Module):
             gate_input = x
         logits = self.gate(gate_input)
         gate = self.select(logits)
+        if self.gate_kind == "gumbel":
+            gate_proba = F.softmax(logits, dim=1)
+        else:
+            gate_proba = F.softmax(logits / self.temperature, dim=1)
         if self.task == "classification":
             per_model = torch.log(base_predictions.clamp(min=self.proba_floor, max=1))
         elif self.output_layer is not None:
@@ -331,7 +338,7 @@ class HardGateNetwork(nn.Module):
             per_model = base_predictions
         # with a one-hot gate this is exactly the chosen model's row
         prediction = torch.einsum("ne,nek->nk", gate, per_model)
-        return prediction, gate, logits, per_model
+        return prediction, gate, gate_proba, per_model
 
 
 class HardGateLoss(nn.Module):
@@ -339,11 +346,18 @@ class HardGateLoss(nn.Module):
 
     Each base model's per-sample loss ``L_e`` is computed (classification:
     ``-log p_e(y)``; regression: mean squared error over the outputs) and the
-    loss is ``sum_e gate_e * L_e``. With a one-hot gate its value is exactly
-    the chosen model's loss; its straight-through gradient with respect to
-    the gate logits is that of ``sum_e softmax_e * L_e``, the expected loss
-    under the soft gate, which moves probability towards the models whose
-    loss is below the (softmax-weighted) average.
+    loss of the chosen model is ``sum_e gate_e * L_e``. Its straight-through
+    gradient with respect to the gate logits is the gradient of
+    ``sum_e softmax_e * L_e``, the expected loss under the soft gate: it moves
+    probability towards the models whose loss is below the
+    (softmax-weighted) average.
+
+    In training mode the *value* returned is that expected loss under
+    ``gate_proba`` (with the gradient of the hard loss): the hard loss is
+    piecewise constant in the gate's weights, so it stalls while the gate is
+    still moving towards a better choice, and a convergence test on it
+    would stop training too early. In eval mode (validation) the value is
+    the hard loss of the chosen models.
 
     Parameters
     ----------
@@ -374,4 +388,11 @@ class HardGateLoss(nn.Module):
         return (gate * self.per_model(per_model, target)).sum(dim=1)
 
     def forward(self, y_pred, target, weight=None):
-        return weighted_mean(self.per_sample(y_pred, target), weight)
+        _, gate, gate_proba, per_model = y_pred
+        losses = self.per_model(per_model, target)
+        hard = weighted_mean((gate * losses).sum(dim=1), weight)
+        if not self.training:
+            return hard
+        expected = weighted_mean((gate_proba * losses).sum(dim=1), weight)
+        # value: the expected loss; gradient: the hard (straight-through) one
+        return expected.detach() + (hard - hard.detach())
