@@ -1,0 +1,205 @@
+"""Hard gate: accuracy against the static best model and the oracle, and speed.
+
+Accuracy (same pool for every row, test-set accuracy, mean over splits):
+
+* breast_cancer (StandardScaler, 33 % stratified test split, 5 splits), pool:
+  the default trio (logistic regression, depth-5 tree, Gaussian naive Bayes);
+* two regions (synthetic): two logistic regressions that each see one
+  column; each is right on one half of the space only.
+
+Rows: the static best single model (best 5-fold CV accuracy on the training
+set), the hard gate (straight-through, Gumbel, straight-through with
+weight_decay=1e-2), and the per-sample oracle (a sample counts as right when
+any pool member is right). DESlib (KNORA-E, OLA) is not included: its latest
+release (0.3.7) fails on the installed scikit-learn (it calls the removed
+``BaseEstimator._validate_data``).
+
+Speed: the gate's training through ``HardGateClassifier.fit`` (with
+``cv='prefit'``, so the base models are not refitted) against a hand-written
+torch loop training the same :class:`HardGateNetwork` with the same loss,
+optimizer, batch size and epochs; ratio = estimator / hand-written.
+
+Run ``OMP_NUM_THREADS=1 python benchmarks/bench_gating.py`` (``--quick`` for a
+smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_nn import HardGateClassifier
+from sklearn_nn.gating import HardGateLoss, HardGateNetwork
+
+
+def two_regions(n, seed):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, size=(n, 3))
+    y = np.where(X[:, 0] < 0, X[:, 1] > 0, X[:, 2] > 0).astype(int)
+    return X, y
+
+
+def on_column(j):
+    pick = ColumnTransformer([("pick", "passthrough", [j])])
+    return make_pipeline(pick, LogisticRegression())
+
+
+VARIANTS = {
+    "hard gate (straight-through)": dict(),
+    "hard gate (Gumbel)": dict(gate="gumbel"),
+    "hard gate (straight-through, weight_decay=1e-2)": dict(weight_decay=1e-2),
+}
+
+
+def accuracy_rows(make_split, pool, n_splits, epochs):
+    scores = {name: [] for name in ["static best single model", *VARIANTS, "oracle"]}
+    for split in range(n_splits):
+        X_train, X_test, y_train, y_test = make_split(split)
+        fitted = None
+        for name, params in VARIANTS.items():
+            clf = HardGateClassifier(
+                estimators=pool, max_epochs=epochs, lr=1e-2, random_state=0, **params
+            ).fit(X_train, y_train)
+            scores[name].append(clf.score(X_test, y_test))
+            fitted = clf.estimators_
+        cv = [cross_val_score(clone(e), X_train, y_train, cv=5).mean() for e in fitted]
+        best = fitted[int(np.argmax(cv))]
+        scores["static best single model"].append(best.score(X_test, y_test))
+        right = np.stack([e.predict(X_test) == y_test for e in fitted])
+        scores["oracle"].append(right.any(axis=0).mean())
+    return {name: (np.mean(v), np.std(v)) for name, v in scores.items()}
+
+
+def breast_cancer_split(seed):
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.33, random_state=seed, stratify=y
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def two_region_split(seed):
+    X_train, y_train = two_regions(600, seed)
+    X_test, y_test = two_regions(2000, 100 + seed)
+    return X_train, X_test, y_train, y_test
+
+
+def hand_written_fit(X, base, y, epochs, batch_size, lr, seed):
+    torch.manual_seed(seed)
+    net = HardGateNetwork(
+        X.shape[1], base.shape[1], base.shape[2], task="classification"
+    )
+    criterion = HardGateLoss("classification")
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    Xt = torch.as_tensor(X, dtype=torch.float32)
+    bt = torch.as_tensor(base, dtype=torch.float32)
+    yt = torch.as_tensor(y)
+    n = len(Xt)
+    net.train()
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        Xs, bs, ys = Xt[perm], bt[perm], yt[perm]
+        total = 0.0
+        for i in range(0, n, batch_size):
+            sl = slice(i, i + batch_size)
+            opt.zero_grad()
+            loss = criterion(net(Xs[sl], bs[sl]), ys[sl])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(ys[sl])
+    return net
+
+
+def median(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    args = parser.parse_args()
+    n_splits, epochs = (1, 20) if args.quick else (5, 100)
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
+
+    default_pool = [
+        (name, est) for name, est in HardGateClassifier()._default_estimators()
+    ]
+    tables = {
+        "breast_cancer": accuracy_rows(
+            breast_cancer_split, default_pool, n_splits, epochs
+        ),
+        "two regions": accuracy_rows(
+            two_region_split,
+            [("a", on_column(1)), ("b", on_column(2))],
+            n_splits,
+            epochs,
+        ),
+    }
+    print(f"\n### Test accuracy (mean ± std over {n_splits} splits)\n")
+    print("| model | breast_cancer | two regions |")
+    print("|---|---|---|")
+    for row in tables["breast_cancer"]:
+        cells = [f"{m:.4f} ± {s:.4f}" for m, s in (t[row] for t in tables.values())]
+        print(f"| {row} | " + " | ".join(cells) + " |")
+
+    # speed of the gate's training
+    n, batch, repeats = (2000, 200, 1) if args.quick else (20000, 200, 3)
+    speed_epochs = 3 if args.quick else 10
+    X, y = two_regions(n, 0)
+    pool = [
+        (name, est.fit(X, y))
+        for name, est in [("a", on_column(1)), ("b", on_column(2))]
+    ]
+    base = np.stack([est.predict_proba(X) for _, est in pool], axis=1)
+    clf = HardGateClassifier(
+        estimators=pool,
+        cv="prefit",
+        max_epochs=speed_epochs,
+        batch_size=batch,
+        lr=1e-2,
+        tol=0.0,
+        n_iter_no_change=speed_epochs + 1,
+        random_state=0,
+    )
+    X32 = X.astype(np.float32)
+    t_est = median(lambda: clf.fit(X32, y), repeats)
+    # the estimator's fit also computes the base predictions once
+    t_base = median(lambda: [est.predict_proba(X) for _, est in pool], repeats)
+    t_hand = median(
+        lambda: hand_written_fit(X, base, y, speed_epochs, batch, 1e-2, 0), repeats
+    )
+    print(
+        f"\n### Gate training speed ({n} samples, {speed_epochs} epochs, "
+        f"batch {batch})\n"
+    )
+    print("| | seconds | ratio to hand-written |")
+    print("|---|---|---|")
+    print(f"| hand-written torch loop | {t_hand:.3f} | 1.00 |")
+    print(
+        f"| HardGateClassifier.fit (cv='prefit') | {t_est:.3f} | {t_est / t_hand:.2f} |"
+    )
+    print(f"| of which base predict_proba | {t_base:.3f} | {t_base / t_hand:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
