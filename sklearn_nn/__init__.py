@@ -3,6 +3,7 @@
 from .gating import HardGateClassifier, HardGateRegressor
 from .mixture import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from .recurrent import TargetReplicationLSTMClassifier
+from .siamese import SiamesePairClassifier, SiamesePairRegressor
 
 __version__ = "0.1.0.dev0"
 
@@ -11,6 +12,8 @@ __all__ = [
     "HardGateRegressor",
     "MixtureOfExpertsClassifier",
     "MixtureOfExpertsRegressor",
+    "SiamesePairClassifier",
+    "SiamesePairRegressor",
     "TargetReplicationLSTMClassifier",
     "__version__",
 ]

@@ -35,6 +35,22 @@ FAST_PARAMS = {
     "MixtureOfExpertsRegressor": dict(
         expert_hidden_layer_sizes=(8,), gate_hidden_layer_sizes=(4,), lr=0.03
     ),
+    # pair models: the checks' X has any number of columns (odd ones too), so
+    # the left item is the first column and a second tower embeds the rest
+    "SiamesePairClassifier": dict(
+        n_left_features=1,
+        shared_weights=False,
+        hidden_layer_sizes=(8,),
+        embedding_dim=4,
+        lr=0.03,
+    ),
+    "SiamesePairRegressor": dict(
+        n_left_features=1,
+        shared_weights=False,
+        hidden_layer_sizes=(8,),
+        embedding_dim=4,
+        lr=0.03,
+    ),
     "TargetReplicationLSTMClassifier": dict(hidden_size=8, lr=0.03),
 }
 COMMON_FAST = dict(max_epochs=40, dtype="float64", random_state=0)
