@@ -66,9 +66,9 @@ for alpha in (0.0, 0.7):
 # only, the whole error signal arrives at the last step and has to travel back
 # through 20 to 60 steps of noise to reach the three steps that matter: in the
 # same 15 epochs this model has not found them, and its probability wanders
-# around 0.5 (test accuracy at chance). On shorter sequences both models learn
-# the task (see ``benchmarks/bench_recurrent.py``), but the final-step model
-# needs more epochs to do it.
+# around 0.5 (test accuracy at chance). On shorter sequences (10 to 50 steps
+# in ``benchmarks/bench_recurrent.py``) the final-step model learns the task
+# too.
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
 shown = [0, 1, 2, 3, 4, 5]
 for ax, (alpha, clf) in zip(axes, models.items()):

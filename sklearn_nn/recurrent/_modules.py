@@ -76,15 +76,6 @@ class SequenceClassifierRNN(nn.Module):
         through an embedding layer first; id 0 is padding.
     embedding_dim : int, default=16
         Width of the token embedding (``vocab_size`` set only).
-
-    Returns (forward)
-    -----------------
-    ``(final_log_proba, step_log_proba, lengths)`` with shapes (n, C),
-    (n, T', C) and (n,), where ``T' = lengths.max()``: the log-probabilities at
-    each sequence's last real step, at every step (entries past a sequence's
-    length are meaningless and must be masked, see :func:`step_mask`), and
-    the lengths. With ``return_steps=False`` only ``final_log_proba`` is
-    returned (the output layer then runs on the final states only).
     """
 
     def __init__(
@@ -125,6 +116,29 @@ class SequenceClassifierRNN(nn.Module):
         return self.dropout(out)
 
     def forward(self, x, lengths, return_steps: bool = True):
+        """Class log-probabilities at each sequence's last step (and all steps).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, T, n_inputs), or (n, T) token ids
+            Zero-padded sequences (``T >= lengths.max()``).
+        lengths : Tensor of shape (n,)
+            Real lengths (``>= 1``); steps past them are never read.
+        return_steps : bool, default=True
+            When False only the final-step output is computed and returned.
+
+        Returns
+        -------
+        final_log_proba : Tensor of shape (n, n_classes)
+            Log-probabilities at step ``lengths - 1`` of each sequence.
+        step_log_proba : Tensor of shape (n, lengths.max(), n_classes)
+            Log-probabilities at every step; entries past a sequence's length
+            are meaningless (mask them with :func:`step_mask`). Only when
+            ``return_steps``.
+        lengths : Tensor of shape (n,)
+            The lengths, passed through for the loss. Only when
+            ``return_steps``.
+        """
         states = self.states(x, lengths)
         if not return_steps:
             return F.log_softmax(self.output(final_step(states, lengths)), dim=-1)
