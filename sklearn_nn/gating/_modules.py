@@ -252,8 +252,8 @@ class HardGateNetwork(nn.Module):
         ``[proba_floor, 1]`` before the log, so that a base model that gives a
         class probability 0 still has a finite log-loss.
 
-    Returns (forward)
-    -----------------
+    Notes
+    -----
     ``forward(x, base_predictions)`` with ``base_predictions`` of shape
     (n, n_estimators, n_outputs) returns ``(prediction, gate, gate_proba,
     per_model)``: ``per_model`` (n, E, n_outputs) is each model's log-
