@@ -177,13 +177,13 @@ class StopOnDivergence(Callback):
         self.estimator_name = estimator_name
         self.lr = lr
 
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
         if not training:
             return
-        loss = net.history[-1, "batches", -1, "train_loss"]
+        loss = loss.item()
         if not math.isfinite(loss):
             epoch = len(net.history)
-            n_batch = len(net.history[-1, "batches"])
+            n_batch = len(net.history[-1]["batches"])
             raise DivergenceError(
                 f"{self.estimator_name}: the training loss became {loss} at epoch "
                 f"{epoch} (batch {n_batch}); the fit diverged and was stopped. "
