@@ -28,3 +28,4 @@ bench: install-benchmarks
 	$(BIN)/python benchmarks/bench_mixture.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_recurrent.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_gating.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_siamese.py

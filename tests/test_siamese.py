@@ -594,6 +594,8 @@ def test_transform_as_a_pipeline_step(digits_pairs):
     assert pipe[0].transform(X[:5]).shape == (5, 16)
     names = pipe[0].get_feature_names_out()
     assert names[0] == "left0" and names[-1] == "right7" and len(names) == 16
+    frame = pipe[0].set_output(transform="pandas").transform(X[:3])
+    assert list(frame.columns) == list(names)
 
 
 # ------------------------------------------------------------------- towers

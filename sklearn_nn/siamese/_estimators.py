@@ -500,6 +500,23 @@ class _SiameseMixin(TransformerMixin):
             ]
         return _to_numpy(torch.cat(chunks))
 
+    def set_output(self, *, transform=None):
+        """Set the output container of ``transform`` and ``fit_transform``.
+
+        Parameters
+        ----------
+        transform : {'default', 'pandas', 'polars'} or None, default=None
+            'default': NumPy arrays; 'pandas' / 'polars': data frames with the
+            columns of :meth:`get_feature_names_out`; None leaves the
+            configuration unchanged.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        return super().set_output(transform=transform)
+
     def get_feature_names_out(self, input_features=None):
         """Names of the ``transform`` output columns.
 
