@@ -231,7 +231,7 @@ class BaseNeuralEstimator(BaseEstimator):
         torch_seed = int(rng.randint(_SEED_MAX))
         shuffle_seed = int(rng.randint(_SEED_MAX))
 
-        data = self._training_data(X, target, weight, rng)
+        data = self._training_data(X, y, target, weight, rng)
         valid = None
         if self.early_stopping:
             train_idx, valid_idx = train_test_split(
@@ -289,14 +289,17 @@ class BaseNeuralEstimator(BaseEstimator):
                 net.optimizer_.load_state_dict(backup[1])
             raise
         self._store_fit_results(net)
+        self._post_fit(X, target, weight)
         return self
 
-    def _training_data(self, X, target, weight, rng) -> TensorBatches:
+    def _training_data(self, X, y, target, weight, rng) -> TensorBatches:
         """The training set as tensors (on the CPU).
 
         Override to train on something other than ``_make_inputs(X)``, e.g.
-        with generated negative pairs or out-of-fold base predictions. ``rng``
-        is the fit's ``RandomState``: draw any randomness from it.
+        with generated negative pairs or out-of-fold base predictions. ``y`` is
+        the validated target as given, ``target`` its encoding for the net,
+        ``weight`` the effective sample weights (or None). ``rng`` is the fit's
+        ``RandomState``: draw any randomness from it.
         """
         return TensorBatches(
             self._make_inputs(X),
@@ -305,6 +308,13 @@ class BaseNeuralEstimator(BaseEstimator):
             if weight is None
             else torch.as_tensor(weight, dtype=self._torch_dtype),
         )
+
+    def _post_fit(self, X, target, weight):
+        """Called at the end of ``fit`` with the validated training data.
+
+        Override to fit what depends on the trained network (a calibration,
+        a diagnostic); ``_module_output(X)`` gives the network's output.
+        """
 
     def _batch_iterator(self, *, shuffle, generator=None):
         """A factory ``dataset -> iterable of batches`` for skorch.
@@ -399,9 +409,12 @@ class BaseNeuralEstimator(BaseEstimator):
 
     # ---------------------------------------------------------------- predict
     def _forward(self, X):
-        """Validated ``X`` through the fitted module; returns its output."""
+        """User ``X`` through validation and the fitted module."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        return self._module_output(self._validate_X(X, reset=False))
+
+    def _module_output(self, X):
+        """Already validated ``X`` through the fitted module (eval mode)."""
         net = self.net_
         inputs = self._make_inputs(X)
         if net.device != "cpu":

@@ -323,9 +323,8 @@ def test_gate_is_trained_on_out_of_fold_predictions():
     assert clf.predict_gate(X)[:, 0].mean() > 0.8  # mostly logistic
     # what the net trained on: exactly cross_val_predict with pinned folds
     data = clone(clf)
-    data._fit_y = y
     data.classes_ = np.array([0, 1])
-    batches = data._training_data(X, y, None, np.random.RandomState(0))
+    batches = data._training_data(X, y, y, None, np.random.RandomState(0))
     expected = cross_val_predict(
         KNeighborsClassifier(1), X, y, cv=5, method="predict_proba"
     )

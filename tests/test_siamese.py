@@ -414,8 +414,8 @@ def test_generated_negatives_are_re_paired_items(monkeypatch):
     seen = {}
     original = SiamesePairRegressor._training_data
 
-    def spy(self, X, target, weight, rng):
-        data = original(self, X, target, weight, rng)
+    def spy(self, X, y, target, weight, rng):
+        data = original(self, X, y, target, weight, rng)
         seen["data"] = data
         return data
 

@@ -144,13 +144,6 @@ class _HardGateMixin:
         return [(name, est) for name, est in estimators]
 
     # fit ----------------------------------------------------------------
-    def _validate_fit_data(self, X, y, *, reset):
-        X, y = super()._validate_fit_data(X, y, reset=reset)
-        # the base models are fitted on y as given (labels, float64 values);
-        # the net sees the encoded target
-        self._fit_y = y
-        return X, y
-
     def _method(self):
         return "predict_proba" if is_classifier(self) else "predict"
 
@@ -189,8 +182,9 @@ class _HardGateMixin:
         pred = np.asarray(est.predict(X), dtype=np.float64)
         return pred.reshape(pred.shape[0], -1)
 
-    def _training_data(self, X, target, weight, rng):
-        y = self.__dict__.pop("_fit_y")
+    def _training_data(self, X, y, target, weight, rng):
+        # the base models are fitted on y as given (labels, float64 values);
+        # the net sees the encoded target
         named = self._named_estimators()
         outputs, fitted = [], []
         if self.cv == "prefit":

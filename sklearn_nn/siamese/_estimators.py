@@ -335,10 +335,9 @@ class _SiameseMixin(TransformerMixin):
         )
 
     # -------------------------------------------------------------- negatives
-    def _training_data(self, X, target, weight, rng):
+    def _training_data(self, X, y, target, weight, rng):
         similar = self._similarity(target)
         self._check_training_pairs(similar, weight)
-        self._fit_pairs = (X, target, weight)
         n_new = self._n_negatives(similar, weight)
         if n_new:
             rows = np.arange(len(X)) if weight is None else np.flatnonzero(weight > 0)
@@ -351,7 +350,7 @@ class _SiameseMixin(TransformerMixin):
             target = np.concatenate([target, self._dissimilar_target(n_new)])
             if weight is not None:
                 weight = np.concatenate([weight, np.full(n_new, weight[rows].mean())])
-        return super()._training_data(X, target, weight, rng)
+        return super()._training_data(X, y, target, weight, rng)
 
     def _check_training_pairs(self, similar, weight):
         """Hook: the classifier needs both classes among the weighted pairs."""
@@ -378,47 +377,14 @@ class _SiameseMixin(TransformerMixin):
         return n_new
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X, y, sample_weight=None):
-        """Fit the pair model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_pairs, n_features)
-            Pairs ``[left features | right features]`` (see
-            :func:`~sklearn_nn.siamese.stack_pairs`); token ids when
-            ``tower='lstm'``.
-        y : array-like of shape (n_pairs,)
-            Similarity target (regressor) or same/different label
-            (classifier).
-        sample_weight : array-like of shape (n_pairs,), default=None
-            Per-pair weights. An integer weight has the same effect as
-            repeating the pair that many times (exactly so when a batch holds
-            the whole training set).
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        try:
-            super().fit(X, y, sample_weight=sample_weight)
-            X_fit, target, weight = self._fit_pairs
-            output = self._infer(X_fit)
-            self._after_fit(output, target, weight)
-            self._check_collapse(_to_numpy(output[-2]), _to_numpy(output[-1]))
-        finally:
-            self.__dict__.pop("_fit_pairs", None)
-        return self
+    def _post_fit(self, X, target, weight):
+        # on the given pairs (not the generated negatives)
+        output = self._module_output(X)
+        self._after_fit(output, target, weight)
+        self._check_collapse(_to_numpy(output[-2]), _to_numpy(output[-1]))
 
     def _after_fit(self, output, target, weight):
         """Hook run after training with the module's output on the pairs."""
-
-    def _infer(self, X):
-        inputs = self._make_inputs(X)
-        net = self.net_
-        if net.device != "cpu":
-            inputs = tuple(t.to(net.device) for t in inputs)
-        return net.infer_all(inputs, self._inference_batch_size)
 
     def _check_collapse(self, e_left, e_right):
         euclidean = self._loss_name() == "contrastive" and self.distance == "euclidean"
