@@ -375,7 +375,7 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
@@ -545,7 +545,7 @@ default=None
         The fitted base regressors by name.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_outputs_ : int
         Number of regression targets.

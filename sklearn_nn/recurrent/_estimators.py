@@ -158,7 +158,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     n_features_in_ : int
         Number of columns (steps) of a 2-D float ``X``; number of channels for
         a 3-D or ragged ``X``; 1 for token sequences.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of a 2-D ``X`` given as a DataFrame with string column
         names.
     net_ : skorch.NeuralNet

@@ -545,7 +545,7 @@ _NEGATIVES_DOC = """negatives : {'auto', 'none'}, default='auto'
 
 _PAIR_ATTRIBUTES_DOC = """n_features_in_ : int
         Number of columns of ``X`` seen during fit (both items).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_left_features_ : int
         Number of columns of the left item.

@@ -168,9 +168,10 @@ class SiameseNetwork(nn.Module):
         Embeds the right items; ``None`` shares ``left_tower`` (a siamese
         network).
 
-    Returns (forward)
-    -----------------
-    ``(left_embedding, right_embedding)``, each of shape (n, embedding_dim).
+    Notes
+    -----
+    ``forward(left, right)`` returns ``(left_embedding, right_embedding)``,
+    each of shape (n, embedding_dim).
     """
 
     def __init__(self, left_tower: nn.Module, right_tower: nn.Module | None = None):
@@ -260,8 +261,9 @@ class SimilarityReadout(nn.Module):
     distance : {'euclidean', 'cosine'}, default='euclidean'
     margin : float, default=1.0
 
-    Returns (forward)
-    -----------------
+    Notes
+    -----
+    ``forward(left, right)`` returns
     ``(similarity, left_embedding, right_embedding)`` with shapes (n, 1),
     (n, k), (n, k).
     """
@@ -308,8 +310,9 @@ class VerificationReadout(nn.Module):
     positive_index : {0, 1}, default=1
         Column of the "similar" class in the output.
 
-    Returns (forward)
-    -----------------
+    Notes
+    -----
+    ``forward(left, right)`` returns
     ``(log_proba, left_embedding, right_embedding)`` with shapes (n, 2),
     (n, k), (n, k).
     """
