@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from .._base import _NUMPY_DTYPES, NeuralClassifierBase, fill_doc
+from .._net import SliceIterator
 from .._sequences import (
     PaddedSequences,
     is_sequence_list,
@@ -28,7 +29,7 @@ from .._sequences import (
 from ._modules import SequenceClassifierRNN, TargetReplicationLoss, step_mask
 
 
-class LengthBucketIterator:
+class LengthBucketIterator(SliceIterator):
     """Batches of sequences of similar length, each trimmed to its longest.
 
     The dataset's inputs are ``(padded, lengths)``. Each pass orders the rows
@@ -38,15 +39,6 @@ class LengthBucketIterator:
     a batch of short sequences no longer pays for the longest one in the data
     set.
     """
-
-    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.generator = generator
-
-    def __len__(self):
-        return math.ceil(len(self.dataset) / self.batch_size)
 
     def __iter__(self):
         ds = self.dataset
