@@ -87,7 +87,15 @@ def hand_written_fit(X, y, params, epochs, batch_size, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1: the estimator and the baselines "
+        "run small networks, where more threads only add contention)",
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     n_samples, n_features = (2000, 64) if args.quick else (20000, 64)
     epochs, batch_size = (2, 200) if args.quick else (10, 200)
