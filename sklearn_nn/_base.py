@@ -195,11 +195,21 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _make_inputs(self, X) -> tuple[torch.Tensor, ...]:
         """Turn validated ``X`` into the module's positional input tensors."""
-        return (_as_tensor(X, _NUMPY_DTYPES[self.dtype]),)
+        return (_as_tensor(X, self._numpy_dtype),)
+
+    @property
+    def _dtype_name(self):
+        # the precision of the fitted network (``dtype`` may have been changed
+        # with set_params since), or ``dtype`` before the first fit
+        return getattr(self, "_fitted_dtype", self.dtype)
 
     @property
     def _torch_dtype(self):
-        return _DTYPES[self.dtype]
+        return _DTYPES[self._dtype_name]
+
+    @property
+    def _numpy_dtype(self):
+        return _NUMPY_DTYPES[self._dtype_name]
 
     # -------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -223,10 +233,28 @@ class BaseNeuralEstimator(BaseEstimator):
             The fitted estimator.
         """
         warm = self.warm_start and hasattr(self, "net_")
+        device = resolve_device(self.device)
+        if warm:
+            self._check_warm_start(device)
+        # a failed fit leaves the estimator as it was (fitted or not)
+        state_before = dict(self.__dict__)
+        net_before = _NetSnapshot(self.net_) if warm else None
+        try:
+            return self._fit(X, y, sample_weight, warm=warm, device=device)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state_before)
+            if net_before is not None:
+                net_before.restore()
+            raise
+
+    def _fit(self, X, y, sample_weight, *, warm, device):
+        """The fit template (see :meth:`fit`)."""
+        if not warm:
+            self._fitted_dtype = self.dtype
         X, y = self._validate_fit_data(X, y, reset=not warm)
         target = self._encode_target(y, reset=not warm)
         weight = self._fit_weights(sample_weight, X, target)
-        device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         torch_seed = int(rng.randint(_SEED_MAX))
         shuffle_seed = int(rng.randint(_SEED_MAX))
@@ -234,12 +262,23 @@ class BaseNeuralEstimator(BaseEstimator):
         data = self._training_data(X, y, target, weight, rng)
         valid = None
         if self.early_stopping:
-            train_idx, valid_idx = train_test_split(
-                np.arange(len(data)),
-                test_size=self.validation_fraction,
-                random_state=rng,
-                stratify=data.target.numpy() if is_classifier(self) else None,
-            )
+            try:
+                train_idx, valid_idx = train_test_split(
+                    np.arange(len(data)),
+                    test_size=self.validation_fraction,
+                    random_state=rng,
+                    stratify=data.target.numpy() if is_classifier(self) else None,
+                )
+            except ValueError as exc:
+                raise ValueError(
+                    "early_stopping=True could not hold out a validation set "
+                    f"(validation_fraction={self.validation_fraction}, "
+                    f"{len(data)} training samples"
+                    + (", stratified by class" if is_classifier(self) else "")
+                    + f"): {str(exc).rstrip('.')}. Use more data, a larger "
+                    "validation_fraction, "
+                    "or early_stopping=False."
+                ) from exc
             data, valid = data.take(train_idx), data.take(valid_idx).to(device)
         data = data.to(device)
 
@@ -256,16 +295,15 @@ class BaseNeuralEstimator(BaseEstimator):
         )
         callbacks = self._callbacks(valid is not None)
 
+        # skorch's PrintLog (verbose >= 2) prints only when the net is verbose
+        settings["verbose"] = int(self.verbose >= 2)
         net = self.net_ if warm else None
         if warm:
-            backup = copy.deepcopy(
-                (net.module_.state_dict(), net.optimizer_.state_dict())
-            )
             for key, value in settings.items():
                 setattr(net, key, value)
             net.callbacks = callbacks
             net.initialize_callbacks()
-            net.set_params(lr=self.lr)
+            net.set_params(lr=self.lr, optimizer__weight_decay=self.weight_decay)
         try:
             with seeded_torch(torch_seed, device):
                 if not warm:
@@ -274,23 +312,32 @@ class BaseNeuralEstimator(BaseEstimator):
                         criterion=self._build_criterion(),
                         callbacks=callbacks,
                         device=device,
-                        # skorch's PrintLog (verbose >= 2) prints only when the
-                        # net itself is verbose
-                        verbose=int(self.verbose >= 2),
                         **self._optimizer_settings(),
                         **settings,
                     ).initialize()
                 net.partial_fit(data, None)
-        except BaseException:
+        finally:
             if net is not None:
                 _close_progress_bars(net)
-            if warm:
-                net.module_.load_state_dict(backup[0])
-                net.optimizer_.load_state_dict(backup[1])
-            raise
         self._store_fit_results(net)
         self._post_fit(X, target, weight)
         return self
+
+    def _check_warm_start(self, device):
+        changed = [
+            f"{name}={new!r} (fitted with {old!r})"
+            for name, new, old in [
+                ("dtype", self.dtype, self._fitted_dtype),
+                ("device", device, self.net_.device),
+            ]
+            if new != old
+        ]
+        if changed:
+            raise ValueError(
+                "warm_start=True continues training the fitted network, but "
+                + ", ".join(changed)
+                + ". Set warm_start=False to fit a new network."
+            )
 
     def _training_data(self, X, y, target, weight, rng) -> TensorBatches:
         """The training set as tensors (on the CPU).
@@ -387,7 +434,9 @@ class BaseNeuralEstimator(BaseEstimator):
         if "valid_loss" in history[-1]:
             self.validation_loss_curve_ = [float(v) for v in history[:, "valid_loss"]]
             self.validation_scores_ = [float(v) for v in history[:, "valid_score"]]
-            self.best_validation_score_ = max(self.validation_scores_)
+            # the score of the epoch whose weights were restored
+            best = int(np.argmin(self.validation_loss_curve_))
+            self.best_validation_score_ = self.validation_scores_[best]
         else:
             self.validation_loss_curve_ = None
             self.validation_scores_ = None
@@ -456,6 +505,37 @@ def _as_tensor(X, dtype):
 
 def _to_numpy(t):
     return t.detach().to("cpu", torch.float64).numpy()
+
+
+class _NetSnapshot:
+    """What a warm-start fit changes on a fitted net, to undo a failed fit."""
+
+    _SETTINGS = (
+        "iterator_train",
+        "iterator_valid",
+        "batch_size",
+        "train_split",
+        "max_epochs",
+        "verbose",
+        "callbacks",
+        "callbacks_",
+    )
+
+    def __init__(self, net):
+        self.net = net
+        self.weights = copy.deepcopy(
+            (net.module_.state_dict(), net.optimizer_.state_dict())
+        )
+        self.n_epochs = len(net.history)
+        self.settings = {key: getattr(net, key) for key in self._SETTINGS}
+
+    def restore(self):
+        net = self.net
+        net.module_.load_state_dict(self.weights[0])
+        net.optimizer_.load_state_dict(self.weights[1])
+        del net.history[self.n_epochs :]
+        for key, value in self.settings.items():
+            setattr(net, key, value)
 
 
 def _close_progress_bars(net):
@@ -605,7 +685,7 @@ class NeuralRegressorBase(BaseNeuralEstimator):
                 f"warm_start=True: y has {y2d.shape[1]} outputs but the model was "
                 f"fitted with {self.n_outputs_}."
             )
-        return y2d.astype(_NUMPY_DTYPES[self.dtype])
+        return y2d.astype(self._numpy_dtype)
 
     def _score_output(self, output, target, weight):
         return r2_score(

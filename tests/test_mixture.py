@@ -313,11 +313,19 @@ def test_random_state_instance_and_global_rng_untouched():
     torch.manual_seed(123)
     before = torch.rand(3)
     torch.manual_seed(123)
-    MixtureOfExpertsClassifier(
-        max_epochs=2, random_state=np.random.RandomState(0), **SMALL
-    ).fit(X, y)
+    np_state = np.random.get_state()
+    for random_state in [np.random.RandomState(0), 0, None]:
+        MixtureOfExpertsClassifier(
+            max_epochs=2, early_stopping=True, random_state=random_state, **SMALL
+        ).fit(X, y)
     after = torch.rand(3)
     torch.testing.assert_close(before, after)
+    # random_state=None draws from numpy's global RNG, as in scikit-learn;
+    # an int or a RandomState leaves it alone
+    np.random.set_state(np_state)
+    MixtureOfExpertsClassifier(max_epochs=2, random_state=0, **SMALL).fit(X, y)
+    assert np.random.get_state()[2] == np_state[2]
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state[1])
 
 
 @pytest.mark.parametrize(
@@ -412,7 +420,9 @@ def test_early_stopping_records_validation_and_restores_best():
     assert len(clf.validation_scores_) == clf.n_iter_
     assert len(clf.validation_loss_curve_) == clf.n_iter_
     assert all(0 <= s <= 1 for s in clf.validation_scores_)
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    # the score of the epoch whose weights were restored
+    best_epoch = int(np.argmin(clf.validation_loss_curve_))
+    assert clf.best_validation_score_ == clf.validation_scores_[best_epoch]
     # the restored weights are those of the best validation-loss epoch, which
     # is n_iter_no_change epochs before the end
     best = int(np.argmin(clf.validation_loss_curve_))
@@ -598,3 +608,48 @@ def test_cuda_fit_predict_and_cpu_unpickle(cls, tmp_path):
     blob = pickle.dumps(est)
     restored = pickle.loads(blob)
     np.testing.assert_allclose(restored.predict(X), pred, rtol=1e-5)
+
+
+def test_failed_refit_leaves_the_previous_model_intact():
+    X, y = blobs()
+    X6 = np.c_[X, X[:, :1]]
+    clf = MixtureOfExpertsClassifier(max_epochs=3, random_state=0, **SMALL).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(optimizer="sgd", lr=1e30)
+    with pytest.raises(DivergenceError):
+        clf.fit(X6 * 1e6, y)
+    assert clf.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_failed_warm_fit_rolls_back_history_and_settings():
+    X, y = blobs()
+    clf = MixtureOfExpertsClassifier(
+        max_epochs=3, warm_start=True, tol=0, random_state=0, **SMALL
+    ).fit(X, y)
+    clf.set_params(optimizer="sgd", lr=1e30, max_epochs=7)
+    with pytest.raises(DivergenceError):
+        clf.fit(X * 1e6, y)
+    assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.net_.history) == 3
+    assert clf.net_.max_epochs == 3
+    clf.set_params(lr=1e-3, max_epochs=2).fit(X, y)
+    assert clf.n_iter_ == len(clf.loss_curve_) == 5
+    assert np.all(np.isfinite(clf.loss_curve_))
+
+
+def test_dtype_is_fixed_by_fit():
+    X, y = blobs()
+    clf = MixtureOfExpertsClassifier(max_epochs=2, random_state=0, **SMALL).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(dtype="float64")  # predicting still uses the fitted network
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    with pytest.raises(ValueError, match="warm_start=True.*dtype='float64'"):
+        clf.set_params(warm_start=True).fit(X, y)
+    clf.set_params(warm_start=False).fit(X, y)
+    assert next(clf.net_.module_.parameters()).dtype == torch.float64
+
+
+def test_early_stopping_split_error_names_the_parameters():
+    X, y = blobs()
+    with pytest.raises(ValueError, match="early_stopping=True.*validation_fraction"):
+        MixtureOfExpertsClassifier(early_stopping=True, max_epochs=2).fit(X[:6], y[:6])

@@ -20,7 +20,6 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from skorch.callbacks import Callback
 
 from .._base import (
-    _NUMPY_DTYPES,
     _SEED_MAX,
     BaseNeuralEstimator,
     NeuralClassifierBase,
@@ -240,9 +239,9 @@ class _HardGateMixin:
         self.named_estimators_ = Bunch(
             **{name: est for (name, _), est in zip(named, fitted)}
         )
-        base = np.stack(outputs, axis=1).astype(_NUMPY_DTYPES[self.dtype])
+        base = np.stack(outputs, axis=1).astype(self._numpy_dtype)
         return TensorBatches(
-            (_as_tensor(X, _NUMPY_DTYPES[self.dtype]), torch.from_numpy(base)),
+            (_as_tensor(X, self._numpy_dtype), torch.from_numpy(base)),
             torch.as_tensor(target),
             None
             if weight is None
@@ -250,7 +249,7 @@ class _HardGateMixin:
         )
 
     def _make_inputs(self, X):
-        dtype = _NUMPY_DTYPES[self.dtype]
+        dtype = self._numpy_dtype
         base = np.stack([self._base_output(est, X) for est in self.estimators_], 1)
         return _as_tensor(X, dtype), _as_tensor(base, dtype)
 

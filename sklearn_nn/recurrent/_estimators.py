@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._base import _NUMPY_DTYPES, NeuralClassifierBase, fill_doc
+from .._base import NeuralClassifierBase, fill_doc
 from .._net import SliceIterator
 from .._sequences import (
     PaddedSequences,
@@ -292,13 +292,13 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                 if reset:
                     self._input_format = "table"
                     self._n_channels = 1
-                seqs = pad_float_sequences(X, dtype=_NUMPY_DTYPES[self.dtype])
+                seqs = pad_float_sequences(X, dtype=self._numpy_dtype)
                 return seqs, y
             X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
-            seqs = pad_float_sequences(X, dtype=_NUMPY_DTYPES[self.dtype])
+            seqs = pad_float_sequences(X, dtype=self._numpy_dtype)
             n_features = 1
         else:
-            seqs = pad_float_sequences(X, dtype=_NUMPY_DTYPES[self.dtype])
+            seqs = pad_float_sequences(X, dtype=self._numpy_dtype)
             n_features = seqs.n_channels
         if reset:
             self._input_format = self._input_format or "sequences"

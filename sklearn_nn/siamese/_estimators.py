@@ -18,7 +18,6 @@ from sklearn.utils.validation import (
 )
 
 from .._base import (
-    _NUMPY_DTYPES,
     BaseNeuralEstimator,
     NeuralClassifierBase,
     NeuralRegressorBase,
@@ -303,7 +302,7 @@ class _SiameseMixin(TransformerMixin):
 
     def _side_tensor(self, X_side):
         if self.tower == "mlp":
-            return _as_tensor(np.ascontiguousarray(X_side), _NUMPY_DTYPES[self.dtype])
+            return _as_tensor(np.ascontiguousarray(X_side), self._numpy_dtype)
         return torch.from_numpy(np.ascontiguousarray(X_side, dtype=np.int64))
 
     def _make_inputs(self, X):
@@ -757,7 +756,7 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
                 f"[{y.min()}, {y.max()}]."
             )
         similarity = (y - low) / (high - low)
-        return similarity.reshape(-1, 1).astype(_NUMPY_DTYPES[self.dtype])
+        return similarity.reshape(-1, 1).astype(self._numpy_dtype)
 
     def _resolve_target_range(self, y):
         if not (isinstance(self.target_range, str) and self.target_range == "auto"):
@@ -792,7 +791,7 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
         return np.asarray(target, dtype=np.float64).reshape(-1)
 
     def _dissimilar_target(self, n):
-        return np.zeros((n, 1), dtype=_NUMPY_DTYPES[self.dtype])
+        return np.zeros((n, 1), dtype=self._numpy_dtype)
 
     def _build_module(self):
         return SimilarityReadout(
