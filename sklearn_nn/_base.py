@@ -473,11 +473,6 @@ class BaseNeuralEstimator(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
 
 def _is_plain_valid_matrix(X, estimator):
     """True when ``validate_data(estimator, X, reset=False)`` would return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -75,3 +76,14 @@ def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Te
     return (values * weight).sum() / torch.clamp(
         total, min=torch.finfo(total.dtype).tiny
     )
+
+
+def layer_sizes(value, name: str) -> tuple[int, ...]:
+    """Validate a ``*hidden_layer_sizes`` parameter into a tuple of ints."""
+    sizes = np.asarray(value).ravel()
+    if sizes.size and (not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1)):
+        raise ValueError(
+            f"{name} must be a sequence of positive integers (or () for no "
+            f"hidden layer), got {value!r}."
+        )
+    return tuple(int(s) for s in sizes)

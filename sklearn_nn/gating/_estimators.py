@@ -28,9 +28,8 @@ from .._base import (
     _to_numpy,
     fill_doc,
 )
-from .._layers import ACTIVATIONS
+from .._layers import ACTIVATIONS, layer_sizes
 from .._net import TensorBatches
-from ..mixture._estimators import _layer_sizes
 from ._modules import GATES, HardGateLoss, HardGateNetwork
 
 _GATING_CONSTRAINTS = {
@@ -166,7 +165,7 @@ class _HardGateMixin:
             "with the weights. Use base estimators that accept sample_weight to "
             "weight them too.",
             BaseModelSampleWeightWarning,
-            stacklevel=4,
+            stacklevel=6,  # user code -> fit wrapper -> fit -> _fit -> hook -> here
         )
         return {}
 
@@ -256,7 +255,7 @@ class _HardGateMixin:
     def _module_kwargs(self):
         return dict(
             n_estimators=len(self._named_estimators()),
-            hidden_layer_sizes=_layer_sizes(
+            hidden_layer_sizes=layer_sizes(
                 self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes"
             ),
             activation=self.activation,

@@ -15,7 +15,7 @@ from .._base import (
     _to_numpy,
     fill_doc,
 )
-from .._layers import ACTIVATIONS
+from .._layers import ACTIVATIONS, layer_sizes
 from ._modules import MixtureOfExperts, MixtureOfExpertsLoss
 
 _MIXTURE_CONSTRAINTS = {
@@ -28,26 +28,16 @@ _MIXTURE_CONSTRAINTS = {
 }
 
 
-def _layer_sizes(value, name):
-    sizes = np.asarray(value).ravel() if np.ndim(value) else np.asarray([value])
-    if sizes.size and (not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1)):
-        raise ValueError(
-            f"{name} must be a sequence of positive integers (or () for no "
-            f"hidden layer), got {value!r}."
-        )
-    return tuple(int(s) for s in sizes)
-
-
 class _MixtureMixin:
     """What the two mixture-of-experts estimators share."""
 
     def _module_kwargs(self):
         return dict(
             n_experts=self.n_experts,
-            expert_hidden_layer_sizes=_layer_sizes(
+            expert_hidden_layer_sizes=layer_sizes(
                 self.expert_hidden_layer_sizes, "expert_hidden_layer_sizes"
             ),
-            gate_hidden_layer_sizes=_layer_sizes(
+            gate_hidden_layer_sizes=layer_sizes(
                 self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes"
             ),
             activation=self.activation,
@@ -67,9 +57,7 @@ class _MixtureMixin:
             ``g_i(x)``: positive, each row sums to 1. ``argmax`` over a row is
             the expert responsible for the sample.
         """
-        log_gate = _to_numpy(self._forward(X)[1])
-        gate = np.exp(log_gate)
-        return gate / gate.sum(axis=1, keepdims=True)
+        return np.exp(_to_numpy(self._forward(X)[1]))
 
 
 @fill_doc
@@ -302,8 +290,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
     ...     lr=0.02, max_epochs=150, random_state=0).fit(X, y)
     >>> reg.score(X, y) > 0.9
     True
-    >>> reg.predict_gate([[-2.0], [2.0]]).argmax(axis=1)  # one expert per regime
-    array([..., ...])
+    >>> gate = reg.predict_gate([[-2.0], [2.0]])
+    >>> int(gate[0].argmax()) != int(gate[1].argmax())  # one expert per regime
+    True
     """
 
     _parameter_constraints: dict = {
@@ -362,6 +351,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         self.load_balancing = load_balancing
 
     def _build_module(self):
+        if self.learn_expert_scale and self.loss != "mixture":
+            raise ValueError(
+                "learn_expert_scale=True needs loss='mixture' (the scales enter "
+                f"the mixture likelihood only); got loss={self.loss!r}."
+            )
         return MixtureOfExperts(
             self.n_features_in_,
             self.n_outputs_,

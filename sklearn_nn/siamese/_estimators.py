@@ -25,8 +25,7 @@ from .._base import (
     _to_numpy,
     fill_doc,
 )
-from .._layers import ACTIVATIONS
-from ..mixture._estimators import _layer_sizes
+from .._layers import ACTIVATIONS, layer_sizes
 from ._modules import (
     DISTANCES,
     LSTMTower,
@@ -324,7 +323,7 @@ class _SiameseMixin(TransformerMixin):
                 )
             return MLPTower(
                 widths[side],
-                _layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"),
+                layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"),
                 self.embedding_dim,
                 self.activation,
             )
@@ -371,7 +370,7 @@ class _SiameseMixin(TransformerMixin):
             "dissimilar pairs the embeddings collapse to one point. Pass "
             "negatives='none' to train on the given pairs only.",
             NegativePairsWarning,
-            stacklevel=4,
+            stacklevel=6,  # user code -> fit wrapper -> fit -> _fit -> hook -> here
         )
         return n_new
 
@@ -403,7 +402,7 @@ class _SiameseMixin(TransformerMixin):
             "they are generated. A target that does not depend on the items "
             "has the same effect.",
             CollapsedEmbeddingWarning,
-            stacklevel=2,
+            stacklevel=6,  # user code -> fit wrapper -> fit -> _fit -> hook -> here
         )
 
     # ---------------------------------------------------------------- outputs
