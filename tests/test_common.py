@@ -108,3 +108,25 @@ def test_grid_search_parallel_and_cross_val(cls):
     assert search.best_score_ > 0.5
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.shape == (3,) and np.all(np.isfinite(scores))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, ids=lambda c: c.__name__)
+def test_cuda_fit_and_unpickle_on_cpu_only_machine(cls, monkeypatch):
+    import torch
+    from skorch.exceptions import DeviceWarning
+
+    X, y = _data(cls)
+    est = fast_instance(cls, device="cuda", dtype="float32").fit(X, y)
+    assert next(est.net_.module_.parameters()).is_cuda
+    method = "predict_proba" if is_classifier(est) else "predict"
+    expected = getattr(est, method)(X)
+    blob = pickle.dumps(est)
+    # what a machine without CUDA sees: skorch maps the tensors to the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(DeviceWarning):
+        restored = pickle.loads(blob)
+    assert not next(restored.net_.module_.parameters()).is_cuda
+    np.testing.assert_allclose(
+        getattr(restored, method)(X), expected, rtol=1e-4, atol=1e-5
+    )
