@@ -5,10 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 CONSTRAINTS ?= constraints-cpu.txt
+SPHINX_BUILD = $(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 .PHONY: demo test lint docs bench install-%
 
-# `make install-test`, `make install-docs`, ... : editable install with extras
+# `make install-test`, `make install-docs`, `make install-test,docs` ... :
+# editable install with extras
 install-%:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e ".[$*]"
@@ -16,13 +18,16 @@ install-%:
 demo: install-benchmarks
 	OMP_NUM_THREADS=1 $(BIN)/python examples/quickstart.py
 
-test: install-test
+# ruff, the test suite (doctests and the docs pages' code included), then the
+# documentation build with warnings as errors (it runs the gallery examples)
+test: install-test,docs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --durations=15
+	$(SPHINX_BUILD)
 
 docs: install-docs
-	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	$(SPHINX_BUILD)
 
 # `make bench` runs every family's speed, memory and accuracy benchmarks and
 # writes benchmarks/results/summary.{md,png}; `make bench BENCH_ARGS=--quick`
