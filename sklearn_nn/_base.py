@@ -28,6 +28,7 @@ import contextlib
 import copy
 import functools
 import numbers
+import threading
 
 import numpy as np
 import torch
@@ -98,16 +99,23 @@ def resolve_device(device: str) -> str:
     return str(parsed)
 
 
+# torch's global RNG is shared by every thread of the process
+_TORCH_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded_torch(seed: int, device: str):
     """Seed torch's global RNG for the block and restore it afterwards.
 
-    Module initialisation and dropout draw from torch's global generator; the
-    fork keeps the user's own RNG state untouched.
+    Module initialisation, dropout and sampling noise draw from torch's global
+    generator; the fork keeps the user's own RNG state untouched. The lock
+    makes fits in concurrent threads (joblib's threading backend, an
+    in-process dask worker) run one at a time, so that each stays
+    reproducible; process-based parallelism is unaffected.
     """
     dev = torch.device(device)
     devices = [dev.index or 0] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
 

@@ -130,3 +130,19 @@ def test_cuda_fit_and_unpickle_on_cpu_only_machine(cls, monkeypatch):
     np.testing.assert_allclose(
         getattr(restored, method)(X), expected, rtol=1e-4, atol=1e-5
     )
+
+
+def test_threaded_grid_search_is_reproducible():
+    # torch's RNG is process-global: fits in threads must not interleave seeding
+    from joblib import parallel_backend
+
+    cls = sklearn_nn.MixtureOfExpertsClassifier
+    X, y = _data(cls)
+    grid = {"lr": [0.003, 0.01, 0.03, 0.1]}
+    est = fast_instance(cls, dtype="float32", max_epochs=10)
+    serial = GridSearchCV(est, grid, cv=2).fit(X, y)
+    with parallel_backend("threading", n_jobs=2):
+        threaded = GridSearchCV(est, grid, cv=2).fit(X, y)
+    np.testing.assert_array_equal(
+        serial.cv_results_["mean_test_score"], threaded.cv_results_["mean_test_score"]
+    )
