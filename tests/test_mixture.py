@@ -313,7 +313,7 @@ def test_random_state_instance_and_global_rng_untouched():
     torch.manual_seed(123)
     before = torch.rand(3)
     torch.manual_seed(123)
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 (the global RNG is the subject)
     for random_state in [np.random.RandomState(0), 0, None]:
         MixtureOfExpertsClassifier(
             max_epochs=2, early_stopping=True, random_state=random_state, **SMALL
@@ -322,10 +322,10 @@ def test_random_state_instance_and_global_rng_untouched():
     torch.testing.assert_close(before, after)
     # random_state=None draws from numpy's global RNG, as in scikit-learn;
     # an int or a RandomState leaves it alone
-    np.random.set_state(np_state)
+    np.random.set_state(np_state)  # noqa: NPY002
     MixtureOfExpertsClassifier(max_epochs=2, random_state=0, **SMALL).fit(X, y)
-    assert np.random.get_state()[2] == np_state[2]
-    np.testing.assert_array_equal(np.random.get_state()[1], np_state[1])
+    assert np.random.get_state()[2] == np_state[2]  # noqa: NPY002
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state[1])  # noqa: NPY002
 
 
 @pytest.mark.parametrize(
