@@ -622,8 +622,11 @@ class NeuralClassifierBase(BaseNeuralEstimator):
             Log-probabilities, columns ordered as ``classes_``.
         """
         out = self._forward(X)
-        log_proba = (out[0] if isinstance(out, tuple) else out).to(torch.float64)
-        return _to_numpy(log_proba - torch.logsumexp(log_proba, dim=1, keepdim=True))
+        log_proba = _to_numpy(out[0] if isinstance(out, tuple) else out)
+        # the module's log-probabilities are normalised up to float32
+        # rounding (each row's maximum is >= -log(n_classes)), so exp cannot
+        # overflow or underflow to an all-zero row: renormalise in float64
+        return log_proba - np.log(np.exp(log_proba).sum(axis=1, keepdims=True))
 
     def predict_proba(self, X):
         """Class probabilities.

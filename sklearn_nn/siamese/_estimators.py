@@ -301,12 +301,15 @@ class _SiameseMixin(TransformerMixin):
 
     def _side_tensor(self, X_side):
         if self.tower == "mlp":
-            return _as_tensor(np.ascontiguousarray(X_side), self._numpy_dtype)
-        return torch.from_numpy(np.ascontiguousarray(X_side, dtype=np.int64))
+            return _as_tensor(X_side, self._numpy_dtype)
+        return torch.from_numpy(np.asarray(X_side, dtype=np.int64))
 
     def _make_inputs(self, X):
+        # one conversion of the whole pair matrix; the sides are views of it
+        # (row-strided, which the linear layers and embeddings read directly)
         k = self.n_left_features_
-        return self._side_tensor(X[:, :k]), self._side_tensor(X[:, k:])
+        pairs = self._side_tensor(X)
+        return pairs[:, :k], pairs[:, k:]
 
     # ----------------------------------------------------------------- module
     def _build_network(self):
