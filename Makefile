@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS ?= constraints-cpu.txt
 SPHINX_BUILD = $(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
-.PHONY: demo test lint docs bench install-%
+.PHONY: demo test docs bench install-%
 
 # `make install-test`, `make install-docs`, `make install-test,docs` ... :
 # editable install with extras
