@@ -381,9 +381,13 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
-        Training loss (log-loss of the chosen models) at each epoch.
+        Training loss at each epoch, reported as the expected log-loss under
+        the soft gate (the base models' log-loss weighted by the gate's
+        softmax): the log-loss of the chosen models is piecewise constant in
+        the gate's weights and would stall while the gate still moves.
     validation_loss_curve_ : list of float or None
-        Validation loss at each epoch (``early_stopping=True`` only).
+        Validation log-loss of the chosen models at each epoch
+        (``early_stopping=True`` only).
     validation_scores_ : list of float or None
         Validation accuracy at each epoch (``early_stopping=True`` only).
     best_validation_score_ : float or None
@@ -553,9 +557,14 @@ default=None
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
-        Training loss (squared error of the chosen models) at each epoch.
+        Training loss at each epoch, reported as the expected squared error
+        under the soft gate (the base models' squared errors weighted by the
+        gate's softmax): the squared error of the chosen models is piecewise
+        constant in the gate's weights and would stall while the gate still
+        moves.
     validation_loss_curve_ : list of float or None
-        Validation loss at each epoch (``early_stopping=True`` only).
+        Validation squared error of the chosen models at each epoch
+        (``early_stopping=True`` only).
     validation_scores_ : list of float or None
         Validation R^2 at each epoch (``early_stopping=True`` only).
     best_validation_score_ : float or None

@@ -259,6 +259,43 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         self.dropout = dropout
         self.class_weight = class_weight
 
+    # -------------------------------------------------------------- fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to labelled sequences.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Training sequences, in one of these formats:
+
+            * 2-D float array of shape (n_sequences, n_steps): univariate
+              sequences (also a DataFrame, or a list of equal-length 1-D
+              sequences);
+            * 3-D float array of shape (n_sequences, n_steps, n_channels):
+              multivariate sequences;
+            * list of arrays of shape (T_i,) or (T_i, n_channels) whose
+              lengths differ (ragged);
+            * with ``vocab_size`` set: integer token ids, a 2-D array of
+              shape (n_sequences, n_steps) or a list of 1-D arrays.
+
+            In an array, a shorter sequence ends in trailing padding: NaN in
+            every channel for float sequences, 0 for token sequences.
+        y : array-like of shape (n_sequences,)
+            Class label of each sequence (the target of every step with target
+            replication).
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Per-sequence weights, multiplied into the whole loss of a sequence
+            (both terms, like ``class_weight``). An integer weight has the
+            same effect as repeating the sequence that many times (exactly so
+            when a batch holds the whole training set).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return super().fit(X, y, sample_weight=sample_weight)
+
     # ------------------------------------------------------------ input
     def _read_sequences(self, X, *, reset, y=None):
         """``X`` (any accepted format) -> :class:`PaddedSequences`.
@@ -392,6 +429,74 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     def _forward(self, X):
         return self._infer(X, steps=False)
 
+    def predict_log_proba(self, X):
+        """Log of the class probabilities after each sequence's last step.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any of the input formats of :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_sequences, n_classes)
+            Log-probabilities of the distribution after each sequence's own
+            last real step (padding does not change them), columns ordered as
+            ``classes_``.
+        """
+        return super().predict_log_proba(X)
+
+    def predict_proba(self, X):
+        """Class probabilities after each sequence's last step.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any of the input formats of :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_sequences, n_classes)
+            The distribution after each sequence's own last real step (rows
+            sum to 1), columns ordered as ``classes_``. See
+            :meth:`predict_proba_steps` for every step.
+        """
+        return super().predict_proba(X)
+
+    def predict(self, X):
+        """Most probable class of each sequence, after its last step.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any of the input formats of :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_sequences,)
+            Predicted labels, drawn from ``classes_``.
+        """
+        return super().predict(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of the final-step predictions.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any of the input formats of :meth:`fit`.
+        y : array-like of shape (n_sequences,)
+            True labels.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Per-sequence weights.
+
+        Returns
+        -------
+        float
+            Accuracy of :meth:`predict` against ``y``.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def predict_proba_steps(self, X):
         """Class probabilities after each step of each sequence.
 
@@ -402,7 +507,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         Parameters
         ----------
         X : array-like or list of array-like
-            Sequences, in any of the input formats of the estimator.
+            Sequences, in any of the input formats of :meth:`fit`.
 
         Returns
         -------
