@@ -422,45 +422,31 @@ def accuracy_mixture(quick):
     epochs = 50 if quick else 200
     hidden = dict(expert_hidden_layer_sizes=(32,), gate_hidden_layer_sizes=(16,))
     rows = []
+    # the same classifiers for both classification data sets (cloned by CV)
+    classifiers = [
+        (
+            "MixtureOfExpertsClassifier (4 experts (32,))",
+            MixtureOfExpertsClassifier(
+                n_experts=4, max_epochs=epochs, random_state=0, **hidden
+            ),
+        ),
+        (
+            "sklearn MLPClassifier (32,)",
+            MLPClassifier(hidden_layer_sizes=(32,), max_iter=epochs, random_state=0),
+        ),
+        ("sklearn LogisticRegression", LogisticRegression()),
+    ]
     for data, loader, models, metric in [
         (
             "breast_cancer",
             load_breast_cancer,
-            [
-                (
-                    "MixtureOfExpertsClassifier (4 experts (32,))",
-                    MixtureOfExpertsClassifier(
-                        n_experts=4, max_epochs=epochs, random_state=0, **hidden
-                    ),
-                ),
-                (
-                    "sklearn MLPClassifier (32,)",
-                    MLPClassifier(
-                        hidden_layer_sizes=(32,), max_iter=epochs, random_state=0
-                    ),
-                ),
-                ("sklearn LogisticRegression", LogisticRegression()),
-            ],
+            classifiers,
             "accuracy",
         ),
         (
             "wine",
             load_wine,
-            [
-                (
-                    "MixtureOfExpertsClassifier (4 experts (32,))",
-                    MixtureOfExpertsClassifier(
-                        n_experts=4, max_epochs=epochs, random_state=0, **hidden
-                    ),
-                ),
-                (
-                    "sklearn MLPClassifier (32,)",
-                    MLPClassifier(
-                        hidden_layer_sizes=(32,), max_iter=epochs, random_state=0
-                    ),
-                ),
-                ("sklearn LogisticRegression", LogisticRegression()),
-            ],
+            classifiers,
             "accuracy",
         ),
         (
