@@ -116,7 +116,14 @@ def seeded_torch(seed: int, device: str):
     dev = torch.device(device)
     devices = [dev.index or 0] if dev.type == "cuda" else []
     with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        if devices:
+            torch.manual_seed(seed)
+        else:
+            # a CPU fit seeds (and restores) the CPU generator only:
+            # torch.manual_seed would also reseed every CUDA generator, which
+            # the fork does not restore (and costs ~3 ms of lazy-init
+            # bookkeeping on a CUDA build)
+            torch.default_generator.manual_seed(seed)
         yield
 
 
@@ -470,13 +477,14 @@ class BaseNeuralEstimator(BaseEstimator):
         check_is_fitted(self)
         return self._module_output(self._validate_X(X, reset=False))
 
-    def _module_output(self, X):
-        """Already validated ``X`` through the fitted module (eval mode)."""
+    def _module_output(self, X, module=None):
+        """Already validated ``X`` through the fitted module (eval mode), or
+        through ``module``, a part of it that takes the same inputs."""
         net = self.net_
         inputs = self._make_inputs(X)
         if net.device != "cpu":
             inputs = tuple(t.to(net.device) for t in inputs)
-        return net.infer_all(inputs, self._inference_batch_size)
+        return net.infer_all(inputs, self._inference_batch_size, module)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
@@ -566,6 +574,10 @@ class NeuralClassifierBase(BaseNeuralEstimator):
 
     def _encode_target(self, y, *, reset):
         check_classification_targets(y)
+        return self._encode_labels(y, reset=reset)
+
+    def _encode_labels(self, y, *, reset):
+        """Class codes of already checked labels (``classes_`` on reset)."""
         if reset:
             self.classes_, codes = np.unique(y, return_inverse=True)
             if len(self.classes_) < 2:

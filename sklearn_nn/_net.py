@@ -11,7 +11,9 @@ tensors passed positionally to the module and ``weight`` is ``None`` or a
 per-sample weight tensor. The criterion is called as
 ``criterion(y_pred, target, weight)`` and returns the (weighted) scalar loss;
 ``y_pred`` is whatever the module returned (the prediction first, extra
-outputs such as gate weights or per-step logits after it).
+outputs such as gate weights or per-step logits after it). In training steps
+the net calls the module's ``forward_train`` instead of ``forward`` when the
+module defines one: an output reduced to what the criterion reads.
 """
 
 from __future__ import annotations
@@ -114,7 +116,47 @@ class _Net(NeuralNet):
         return []
 
     def infer(self, x, **fit_params):
-        return self.module_(*x, **fit_params)
+        module = self.module_
+        # A module may define ``forward_train``: the output of a training
+        # step, reduced to what the criterion reads (e.g. a pair model's two
+        # embeddings, without the probability head it only needs to predict).
+        if module.training:
+            forward_train = getattr(module, "forward_train", None)
+            if forward_train is not None:
+                return forward_train(*x, **fit_params)
+        return module(*x, **fit_params)
+
+    # optimizers known to step once per backward pass (no closure needed)
+    _single_pass_optimizers = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+
+    def train_step(self, batch, **fit_params):
+        # skorch passes a closure to ``optimizer.step`` for the optimizers
+        # that re-evaluate the loss (LBFGS); the built-in ones step once
+        # after one backward pass, without the closure's bookkeeping.
+        # (No callback of this net listens to ``on_grad_computed``.)
+        if type(self.optimizer_) not in self._single_pass_optimizers:
+            return super().train_step(batch, **fit_params)
+        self.optimizer_.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
+        self.optimizer_.step()
+        return step
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # skorch's epoch loop; the batch size is read from the first input
+        # tensor instead of skorch's generic ``get_len``, which walks nested
+        # data structures and costs as much as a small layer per batch
+        if iterator is None:
+            return
+        history = self.history
+        batch_count = 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            history.record_batch(prefix + "_loss", step["loss"].item())
+            history.record_batch(prefix + "_batch_size", batch[0][0].shape[0])
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            batch_count += 1
+        history.record(prefix + "_batch_count", batch_count)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, weight = y_true
@@ -131,15 +173,16 @@ class _Net(NeuralNet):
         if not isinstance(X, TensorBatches):
             raise TypeError("_Net is fitted on a TensorBatches instance")
 
-    def infer_all(self, inputs, batch_size):
+    def infer_all(self, inputs, batch_size, module=None):
         """Run the module in eval mode over ``inputs`` in chunks.
 
         Returns the module's output for all rows; tuple outputs are
-        concatenated element-wise.
+        concatenated element-wise. ``module`` replaces the whole module by a
+        submodule that takes the same inputs.
         """
         self._set_training(False)
         n = inputs[0].shape[0]
-        module = self.module_
+        module = self.module_ if module is None else module
         with torch.inference_mode():
             if n <= batch_size:
                 return module(*inputs)

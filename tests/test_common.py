@@ -146,3 +146,40 @@ def test_threaded_grid_search_is_reproducible():
     np.testing.assert_array_equal(
         serial.cv_results_["mean_test_score"], threaded.cv_results_["mean_test_score"]
     )
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, ids=lambda c: c.__name__)
+def test_training_shortcuts_match_skorch_loop(cls, monkeypatch):
+    # _Net's training loop takes three shortcuts: one optimizer step without
+    # skorch's closure, the batch size read from the first input tensor, and
+    # a module's reduced ``forward_train`` output for the loss. Fitting with
+    # skorch's own loop and the full forward must give the same model.
+    from skorch import NeuralNet
+
+    from sklearn_nn._net import _Net
+
+    X, y = _data(cls)
+    fast = fast_instance(cls, max_epochs=5, batch_size=16).fit(X, y)
+    monkeypatch.setattr(_Net, "train_step", NeuralNet.train_step)
+    monkeypatch.setattr(_Net, "run_single_epoch", NeuralNet.run_single_epoch)
+    monkeypatch.setattr(_Net, "infer", lambda self, x, **kw: self.module_(*x, **kw))
+    reference = fast_instance(cls, max_epochs=5, batch_size=16).fit(X, y)
+    assert fast.n_iter_ == reference.n_iter_ == 5
+    np.testing.assert_array_equal(fast.loss_curve_, reference.loss_curve_)
+    out = "predict_proba" if is_classifier(cls()) else "predict"
+    np.testing.assert_array_equal(getattr(fast, out)(X), getattr(reference, out)(X))
+
+
+def test_closure_optimizer_still_gets_its_closure():
+    # LBFGS re-evaluates the loss through the closure (the built-in
+    # optimizers take a single step without one)
+    import torch
+
+    cls = sklearn_nn.MixtureOfExpertsClassifier
+    X, y = _data(cls)
+    X = StandardScaler().fit_transform(X)
+    clf = fast_instance(cls, optimizer=torch.optim.LBFGS, lr=0.5, max_epochs=5)
+    clf.fit(X, y)
+    assert isinstance(clf.net_.optimizer_, torch.optim.LBFGS)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.score(X, y) > 0.8

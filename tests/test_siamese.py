@@ -22,6 +22,7 @@ from sklearn_nn import SiamesePairClassifier, SiamesePairRegressor
 from sklearn_nn.siamese import (
     CollapsedEmbeddingWarning,
     LSTMTower,
+    MLPTower,
     NegativePairsWarning,
     SiameseNetwork,
     SiamesePairLoss,
@@ -769,3 +770,24 @@ def test_cuda_fit_predict_and_cpu_pickle():
     assert clf.embed(right, side="right").shape == (40, 3)
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_allclose(restored.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("readout", ["similarity", "verification"])
+def test_readout_forward_train_is_the_embeddings_of_forward(readout):
+    # training steps call forward_train (no readout head); the loss must see
+    # exactly the embeddings that forward returns
+    torch.manual_seed(0)
+    network = SiameseNetwork(MLPTower(5, (8,), 3), MLPTower(4, (8,), 3))
+    if readout == "similarity":
+        module = SimilarityReadout(network, readout="distance")
+    else:
+        module = VerificationReadout(network)
+    left, right = torch.randn(6, 5), torch.randn(6, 4)
+    full = module(left, right)
+    reduced = module.forward_train(left, right)
+    assert len(reduced) == 2
+    for got, expected in zip(reduced, full[-2:]):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    loss = SiamesePairLoss("contrastive", positive_index=1)
+    target = torch.tensor([0, 1, 1, 0, 1, 0])
+    torch.testing.assert_close(loss(reduced, target), loss(full, target))

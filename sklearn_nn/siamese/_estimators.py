@@ -162,8 +162,8 @@ def _spread(embedding, scale=None):
         norm = np.linalg.norm(embedding, axis=1, keepdims=True)
         embedding = embedding / np.maximum(norm, 1e-12)
         scale = 1.0
-    centred = embedding - embedding.mean(axis=0)
-    return float(np.sqrt(np.mean(np.sum(centred**2, axis=1))) / scale)
+    centred = (embedding - embedding.mean(axis=0)).ravel()
+    return float(np.sqrt(np.dot(centred, centred) / len(embedding)) / scale)
 
 
 def _platt_scaling(score, positive, weight=None, max_iter=100):
@@ -176,43 +176,50 @@ def _platt_scaling(score, positive, weight=None, max_iter=100):
     """
     score = np.asarray(score, dtype=np.float64)
     w = np.ones_like(score) if weight is None else np.asarray(weight, np.float64)
-    n_pos = float(np.sum(w[positive]))
-    n_neg = float(np.sum(w[~positive]))
+    n_pos = float(w @ positive)
+    n_neg = float(w.sum()) - n_pos
+    total = n_pos + n_neg
     t = np.where(positive, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    wt = w * t
     # standardize the score for conditioning, map back at the end
-    centre = float(np.average(score, weights=w))
-    scale = float(np.sqrt(np.average((score - centre) ** 2, weights=w))) or 1.0
-    z = (score - centre) / scale
+    centre = float(w @ score) / total
+    z = score - centre
+    scale = float(np.sqrt((w @ (z * z)) / total)) or 1.0
+    z /= scale
+    zz = z * z
 
-    def objective(a, b):
+    def evaluate(a, b):
+        # -t log p - (1 - t) log(1 - p), p = sigmoid(f), in a stable form;
+        # f and softplus(f) are kept for the next gradient (p = e^(f - sp))
         f = a * z + b
-        # -t log p - (1 - t) log(1 - p), p = sigmoid(f), in a stable form
-        return float(np.sum(w * (np.logaddexp(0.0, f) - t * f)))
+        softplus = np.logaddexp(0.0, f)
+        return float(w @ softplus - wt @ f), f, softplus
 
     a, b = 0.0, float(np.log((n_pos + 1.0) / (n_neg + 1.0)))
-    value = objective(a, b)
+    value, f, softplus = evaluate(a, b)
     for _ in range(max_iter):
-        p = 0.5 * (1.0 + np.tanh(0.5 * (a * z + b)))
-        grad = np.array([np.sum(w * (p - t) * z), np.sum(w * (p - t))])
-        if np.max(np.abs(grad)) < 1e-10 * max(1.0, np.sum(w)):
+        p = np.exp(f - softplus)
+        residual = w * p - wt
+        grad = np.array([residual @ z, residual.sum()])
+        if np.max(np.abs(grad)) < 1e-10 * max(1.0, total):
             break
         h = w * p * (1.0 - p)
-        hz = np.sum(h * z)
-        hess = np.array([[np.sum(h * z * z) + 1e-12, hz], [hz, np.sum(h) + 1e-12]])
+        hz = float(h @ z)
+        hess = np.array([[float(h @ zz) + 1e-12, hz], [hz, float(h.sum()) + 1e-12]])
         step = np.linalg.solve(hess, grad)
         size = 1.0
         while size > 1e-10:
             a_new, b_new = a - size * step[0], b - size * step[1]
-            new_value = objective(a_new, b_new)
+            new_value, f_new, softplus_new = evaluate(a_new, b_new)
             if new_value < value + 1e-4 * size * float(grad @ -step):
                 break
             size /= 2
         else:
             break
-        if abs(value - new_value) <= 1e-15 * max(1.0, abs(value)):
-            a, b, value = a_new, b_new, new_value
+        converged = abs(value - new_value) <= 1e-15 * max(1.0, abs(value))
+        a, b, value, f, softplus = a_new, b_new, new_value, f_new, softplus_new
+        if converged:
             break
-        a, b, value = a_new, b_new, new_value
     return a / scale, b - a * centre / scale
 
 
@@ -381,7 +388,8 @@ class _SiameseMixin(TransformerMixin):
     # -------------------------------------------------------------------- fit
     def _post_fit(self, X, target, weight):
         # on the given pairs (not the generated negatives)
-        output = self._module_output(X)
+        # the two embeddings only (the readout head is not needed)
+        output = self._module_output(X, self.net_.module_.network)
         self._after_fit(output, target, weight)
         self._check_collapse(_to_numpy(output[-2]), _to_numpy(output[-1]))
 
@@ -1020,9 +1028,9 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
         self.class_weight = class_weight
 
     def _encode_target(self, y, *, reset):
-        check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
         if y_type != "binary":
+            check_classification_targets(y)
             raise ValueError(
                 "Only binary classification is supported. The type of the target "
                 f"is {y_type}: {type(self).__name__} needs two labels in y, one "
@@ -1035,7 +1043,7 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
                 "similar pairs only, use SiamesePairRegressor(loss='contrastive') "
                 "with y=1, which generates dissimilar pairs (negatives='auto')."
             )
-        codes = super()._encode_target(y, reset=reset)
+        codes = self._encode_labels(y, reset=reset)
         if reset:
             if self.positive_label is None:
                 self._positive_index = 1

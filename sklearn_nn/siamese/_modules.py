@@ -292,6 +292,14 @@ class SimilarityReadout(nn.Module):
             similarity = torch.clamp(1.0 - d / self.margin, 0.0, 1.0)
         return similarity.unsqueeze(1), e_left, e_right
 
+    def forward_train(self, left, right):
+        """The two embeddings only: all that :class:`SiamesePairLoss` reads.
+
+        Training calls this instead of :meth:`forward` (see
+        ``sklearn_nn._net``), which skips the readout head.
+        """
+        return self.network(left, right)
+
 
 class VerificationReadout(nn.Module):
     """Log-probabilities of same/different from the distance of a pair.
@@ -341,6 +349,14 @@ class VerificationReadout(nn.Module):
         if self.positive_index == 0:
             columns.reverse()
         return torch.stack(columns, dim=1), e_left, e_right
+
+    def forward_train(self, left, right):
+        """The two embeddings only: all that :class:`SiamesePairLoss` reads.
+
+        Training calls this instead of :meth:`forward` (see
+        ``sklearn_nn._net``), which skips the readout head.
+        """
+        return self.network(left, right)
 
 
 class SiamesePairLoss(nn.Module):
