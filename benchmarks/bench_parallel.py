@@ -14,22 +14,22 @@ of every run are compared with the sequential run's.
 
 Rows:
 
-* ``sequential``: ``n_jobs=1`` in this process;
+* ``sequential``: ``n_jobs=1``;
 * ``loky n_jobs=2``: joblib's default process back-end (it sets
   ``OMP_NUM_THREADS=cpu_count // n_jobs`` in its workers);
-* ``threading n_jobs=2``: joblib's thread back-end; both fits share one torch
-  thread pool of the default size;
+* ``threading n_jobs=2``: joblib's thread back-end, in this process;
 * ``dask processes``: ``LocalCluster(n_workers=2, threads_per_worker=1,
   processes=True)`` through ``joblib.parallel_backend('dask')`` (the dask
   nanny sets ``OMP_NUM_THREADS=1`` before it starts a worker process);
 * ``dask threads``: ``LocalCluster(n_workers=1, threads_per_worker=2,
   processes=False)``: the worker threads live in this process;
 * ``sequential, 1 torch thread``: ``n_jobs=1`` with ``torch.set_num_threads(1)``
-  (for reference: what the default thread count costs on this machine);
-* the two thread rows again with the fit under a thread limit (the fix
-  proposed for the base estimator: a fit that runs outside the main thread
-  uses one torch thread; a lock-protected counter restores the previous count
-  when the last concurrent fit ends).
+  (for reference: what the default thread count costs on this machine).
+
+Fits in threads train one at a time: a fit holds a process-wide lock while
+it seeds torch's (process-global) generator and trains, so that each fit is
+reproducible. The thread rows show what that costs; they cannot
+oversubscribe the cores.
 
 Every row runs in a fresh Python process, so that no thread setting leaks
 from one row into the next. Run ``python benchmarks/bench_parallel.py``
@@ -45,7 +45,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import warnings
 
@@ -60,36 +59,6 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nn import MixtureOfExpertsClassifier
 
-_LOCK = threading.Lock()
-_ACTIVE = 0
-_SAVED = None
-
-
-@contextlib.contextmanager
-def _one_torch_thread_off_main():
-    """One torch thread while a fit runs outside the main thread.
-
-    torch's thread count is process-wide: concurrent fits must not each save
-    and restore it (the last restore would win), so a counter under a lock
-    sets it on the first concurrent fit and restores it after the last.
-    """
-    global _ACTIVE, _SAVED
-    if threading.current_thread() is threading.main_thread():
-        yield
-        return
-    with _LOCK:
-        if _ACTIVE == 0:
-            _SAVED = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _ACTIVE += 1
-    try:
-        yield
-    finally:
-        with _LOCK:
-            _ACTIVE -= 1
-            if _ACTIVE == 0:
-                torch.set_num_threads(_SAVED)
-
 
 class ThreadCountingMoE(MixtureOfExpertsClassifier):
     """The estimator, recording the torch thread count its fit runs with."""
@@ -99,37 +68,19 @@ class ThreadCountingMoE(MixtureOfExpertsClassifier):
         return super().fit(X, y, sample_weight=sample_weight)
 
 
-class ThreadLimitedMoE(ThreadCountingMoE):
-    """The proposed fix, emulated outside the base estimator."""
-
-    def fit(self, X, y, sample_weight=None):
-        with _one_torch_thread_off_main():
-            return super().fit(X, y, sample_weight=sample_weight)
-
-
 ROWS = {
-    # name: (estimator, n_jobs, joblib backend, dask cluster kwargs, torch threads)
-    "sequential (n_jobs=1)": ("count", 1, None, None, None),
-    "sequential, 1 torch thread": ("count", 1, None, None, 1),
-    "loky n_jobs=2": ("count", 2, None, None, None),
-    "threading n_jobs=2": ("count", 2, "threading", None, None),
-    "threading n_jobs=2 + fix": ("limit", 2, "threading", None, None),
+    # name: (n_jobs, joblib backend, dask cluster kwargs, torch threads)
+    "sequential (n_jobs=1)": (1, None, None, None),
+    "sequential, 1 torch thread": (1, None, None, 1),
+    "loky n_jobs=2": (2, None, None, None),
+    "threading n_jobs=2": (2, "threading", None, None),
     "dask 2 worker procs x 1 thread": (
-        "count",
         -1,
         "dask",
         dict(n_workers=2, threads_per_worker=1, processes=True),
         None,
     ),
     "dask 1 in-process worker x 2 threads": (
-        "count",
-        -1,
-        "dask",
-        dict(n_workers=1, threads_per_worker=2, processes=False),
-        None,
-    ),
-    "dask 1 in-process worker x 2 threads + fix": (
-        "limit",
         -1,
         "dask",
         dict(n_workers=1, threads_per_worker=2, processes=False),
@@ -154,10 +105,10 @@ def make_search(estimator_class, epochs, n_jobs):
 
 def run_row(name, epochs):
     """Run one row in this process; return its measurements as a dict."""
-    kind, n_jobs, backend, cluster_kwargs, threads = ROWS[name]
+    n_jobs, backend, cluster_kwargs, threads = ROWS[name]
     if threads is not None:
         torch.set_num_threads(threads)
-    cls = ThreadCountingMoE if kind == "count" else ThreadLimitedMoE
+    cls = ThreadCountingMoE
     X, y = load_breast_cancer(return_X_y=True)
     warnings.filterwarnings("ignore", message=".*max_epochs.*")
     with contextlib.ExitStack() as stack:
@@ -215,7 +166,7 @@ def main():
     )
     rows = []
     for name in ROWS:
-        if args.no_dask and ROWS[name][2] == "dask":
+        if args.no_dask and ROWS[name][1] == "dask":
             continue
         try:
             out = subprocess.run(
