@@ -338,7 +338,7 @@ def worker_speed(family, quick):
     import torch
 
     case = CASES[family](quick)
-    repeats = 3 if quick else 5
+    repeats = 3 if quick else 9
     out = {"setup": case["setup"], "hand_name": case["hand_name"]}
     out["fit_est"], out["fit_hand"] = paired_times(
         case["fit_est"], case["fit_hand"], repeats

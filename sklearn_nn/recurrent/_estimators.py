@@ -394,8 +394,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     def _infer(self, X, *, steps):
         """Final-step log-probabilities (and per-step ones when ``steps``).
 
-        Sequences are run in chunks of similar length, each trimmed to its
-        longest sequence, and put back in the input order.
+        Up to ``_inference_batch_size`` sequences run as one batch; more are
+        run in chunks of similar length, each trimmed to its longest
+        sequence, and put back in the input order.
         """
         check_is_fitted(self)
         values, lengths = self._make_inputs(self._validate_X(X, reset=False))
@@ -408,12 +409,18 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             per_step = torch.zeros(
                 (n, int(lengths.max()), n_classes), dtype=self._torch_dtype
             )
-        order = torch.sort(lengths, stable=True).indices
+        size = self._inference_batch_size
+        if n <= size:
+            # one chunk: the whole input in its own order (no gather/scatter)
+            chunks = [slice(None)]
+        else:
+            chunks = torch.sort(lengths, stable=True).indices.split(size)
         with torch.inference_mode():
-            for idx in order.split(self._inference_batch_size):
-                n_steps = int(lengths[idx].max())
+            for idx in chunks:
+                lb = lengths[idx]
+                n_steps = int(lb.max())
                 xb = values[idx, :n_steps].to(device)
-                lb = lengths[idx].to(device)
+                lb = lb.to(device)
                 if steps:
                     out, step_out, _ = module(xb, lb)
                     per_step[idx, :n_steps] = step_out.to("cpu")
