@@ -179,6 +179,25 @@ def test_network_prediction_is_exactly_the_chosen_row():
     assert torch.equal(pred, torch.tanh(out[torch.arange(n), gate.argmax(1)]))
 
 
+def test_forward_train_is_forward_without_the_prediction():
+    # training steps call forward_train; the loss must get the same gate,
+    # soft gate and per-model outputs as from forward (same Gumbel draw)
+    x = torch.randn(20, 2, dtype=torch.float64)
+    proba = torch.softmax(torch.randn(20, 3, 2, dtype=torch.float64), 2)
+    y = torch.randint(0, 2, (20,))
+    for gate in ("straight_through", "gumbel"):
+        net = HardGateNetwork(2, 3, 2, gate=gate).double().train()
+        torch.manual_seed(1)
+        full = net(x, proba)
+        torch.manual_seed(1)
+        reduced = net.forward_train(x, proba)
+        assert reduced[0] is None and len(reduced) == len(full)
+        for got, expected in zip(reduced[1:], full[1:]):
+            torch.testing.assert_close(got, expected, rtol=0, atol=0)
+        loss = HardGateLoss("classification").train()
+        torch.testing.assert_close(loss(reduced, y), loss(full, y))
+
+
 def test_loss_is_the_chosen_models_loss_with_expected_loss_gradient():
     # classification, hand-computed: sample 0 picks model 1, sample 1 model 0
     p = torch.tensor(

@@ -320,6 +320,21 @@ class HardGateNetwork(nn.Module):
         return straight_through_argmax(logits, self.temperature)
 
     def forward(self, x, base_predictions):
+        gate, gate_proba, per_model = self._gate_and_models(x, base_predictions)
+        # with a one-hot gate this is exactly the chosen model's row
+        prediction = torch.einsum("ne,nek->nk", gate, per_model)
+        return prediction, gate, gate_proba, per_model
+
+    def forward_train(self, x, base_predictions):
+        """:meth:`forward` without the prediction (``None`` in its place).
+
+        Training calls this instead of :meth:`forward` (see
+        ``sklearn_nn._net``): :class:`HardGateLoss` reads only the gate, the
+        soft gate and the per-model outputs.
+        """
+        return (None, *self._gate_and_models(x, base_predictions))
+
+    def _gate_and_models(self, x, base_predictions):
         if self.gate_uses_predictions:
             gate_input = torch.cat([x, base_predictions.flatten(1)], dim=1)
         else:
@@ -336,9 +351,7 @@ class HardGateNetwork(nn.Module):
             per_model = self.output_layer(base_predictions)
         else:
             per_model = base_predictions
-        # with a one-hot gate this is exactly the chosen model's row
-        prediction = torch.einsum("ne,nek->nk", gate, per_model)
-        return prediction, gate, gate_proba, per_model
+        return gate, gate_proba, per_model
 
 
 class HardGateLoss(nn.Module):
