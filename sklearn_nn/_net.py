@@ -13,7 +13,9 @@ per-sample weight tensor. The criterion is called as
 ``y_pred`` is whatever the module returned (the prediction first, extra
 outputs such as gate weights or per-step logits after it). In training steps
 the net calls the module's ``forward_train`` instead of ``forward`` when the
-module defines one: an output reduced to what the criterion reads.
+module defines one: an output reduced to what the criterion reads. (Hooks
+registered on the top-level module therefore do not run in training steps;
+those on its submodules do.)
 """
 
 from __future__ import annotations
