@@ -182,6 +182,7 @@ def test_network_prediction_is_exactly_the_chosen_row():
 def test_forward_train_is_forward_without_the_prediction():
     # training steps call forward_train; the loss must get the same gate,
     # soft gate and per-model outputs as from forward (same Gumbel draw)
+    torch.manual_seed(0)
     x = torch.randn(20, 2, dtype=torch.float64)
     proba = torch.softmax(torch.randn(20, 3, 2, dtype=torch.float64), 2)
     y = torch.randint(0, 2, (20,))
