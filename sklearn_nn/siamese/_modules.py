@@ -248,7 +248,19 @@ def cosine_mse_loss(cosine: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (cosine - target).square()
 
 
-class SimilarityReadout(nn.Module):
+class _PairReadout(nn.Module):
+    """A readout on top of a :class:`SiameseNetwork` (``self.network``)."""
+
+    def forward_train(self, left, right):
+        """The two embeddings only: all that :class:`SiamesePairLoss` reads.
+
+        Training calls this instead of :meth:`forward` (see
+        ``sklearn_nn._net``), which skips the readout head.
+        """
+        return self.network(left, right)
+
+
+class SimilarityReadout(_PairReadout):
     """Predicted similarity in [0, 1] of a pair, from a :class:`SiameseNetwork`.
 
     Parameters
@@ -292,16 +304,8 @@ class SimilarityReadout(nn.Module):
             similarity = torch.clamp(1.0 - d / self.margin, 0.0, 1.0)
         return similarity.unsqueeze(1), e_left, e_right
 
-    def forward_train(self, left, right):
-        """The two embeddings only: all that :class:`SiamesePairLoss` reads.
 
-        Training calls this instead of :meth:`forward` (see
-        ``sklearn_nn._net``), which skips the readout head.
-        """
-        return self.network(left, right)
-
-
-class VerificationReadout(nn.Module):
+class VerificationReadout(_PairReadout):
     """Log-probabilities of same/different from the distance of a pair.
 
     ``P(similar | d) = sigmoid(coef * d + intercept)``; ``coef`` and
@@ -349,14 +353,6 @@ class VerificationReadout(nn.Module):
         if self.positive_index == 0:
             columns.reverse()
         return torch.stack(columns, dim=1), e_left, e_right
-
-    def forward_train(self, left, right):
-        """The two embeddings only: all that :class:`SiamesePairLoss` reads.
-
-        Training calls this instead of :meth:`forward` (see
-        ``sklearn_nn._net``), which skips the readout head.
-        """
-        return self.network(left, right)
 
 
 class SiamesePairLoss(nn.Module):
