@@ -29,7 +29,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from sklearn_nn import TargetReplicationLSTMClassifier
 from sklearn_nn._net import SliceIterator
-from sklearn_nn._sequences import pad_float_sequences
+from sklearn_nn._sequences import read_float_sequences
 from sklearn_nn.recurrent import SequenceClassifierRNN, final_step
 
 N_SEQ, N_CHANNELS, HIDDEN, BATCH, EPOCHS = 2000, 4, 64, 64, 3
@@ -56,7 +56,7 @@ def variable_length_data(n, min_len, max_len, n_channels, seed=0, n_signal=3):
 
 def torch_loop(X, y, *, bucketed, seed=0):
     """Hand-written loop: final-step cross-entropy, Adam, fixed epochs."""
-    seqs = pad_float_sequences(X, dtype=np.float32)
+    seqs = read_float_sequences(X, dtype=np.float32)
     values, lengths = torch.from_numpy(seqs.values), torch.from_numpy(seqs.lengths)
     target = torch.from_numpy(np.asarray(y, dtype=np.int64))
     torch.manual_seed(seed)
@@ -107,7 +107,7 @@ def speed():
     assert clf.n_iter_ == EPOCHS
 
     # bucketed inference == one fully padded forward pass
-    seqs = pad_float_sequences(X, dtype=np.float32)
+    seqs = read_float_sequences(X, dtype=np.float32)
     t_pred, proba = timed(lambda: clf.predict_proba(X), repeat=3)
     module = clf.net_.module_.eval()
     start = time.perf_counter()
@@ -177,7 +177,7 @@ def accuracy_rows(name, X, y, X_test, y_test, params, alphas=(0.0, 0.5)):
             ).fit(X, y)
             accs.append(clf.score(X_test, y_test))
         rows.append((name, f"LSTM, replication_weight={alpha}", accs))
-    padded = pad_float_sequences(list(X) + list(X_test)).values
+    padded = read_float_sequences(list(X) + list(X_test)).values
     padded = padded.reshape(len(padded), -1)
     knn = KNeighborsClassifier(1).fit(padded[: len(X)], y)
     rows.append(

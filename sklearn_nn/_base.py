@@ -156,6 +156,8 @@ class BaseNeuralEstimator(BaseEstimator):
 
     # rows per forward pass at prediction time
     _inference_batch_size = 16384
+    # batch_size='auto' is min(_auto_batch_size, n_samples)
+    _auto_batch_size = 200
 
     def __init__(
         self,
@@ -298,7 +300,9 @@ class BaseNeuralEstimator(BaseEstimator):
         data = data.to(device)
 
         batch_size = (
-            min(200, len(data)) if self.batch_size == "auto" else self.batch_size
+            min(self._auto_batch_size, len(data))
+            if self.batch_size == "auto"
+            else self.batch_size
         )
         generator = torch.Generator().manual_seed(shuffle_seed)
         settings = dict(
@@ -740,8 +744,8 @@ _COMMON_PARAMETERS_DOC = """\
 max_epochs : int, default=200
         Maximum number of passes over the training data.
     batch_size : int or 'auto', default='auto'
-        Mini-batch size; 'auto' is ``min(200, n_samples)`` as in
-        :class:`~sklearn.neural_network.MLPClassifier`.
+        Mini-batch size; 'auto' is
+        ``min({auto_batch_size}, n_samples)``{auto_batch_note}.
     lr : float, default=1e-3
         Learning rate of the optimizer.
     optimizer : {'adam', 'adamw', 'sgd'} or callable, default='adam'
@@ -782,6 +786,28 @@ max_epochs : int, default=200
 
 
 def fill_doc(cls):
-    """Insert the shared parameter documentation into ``cls.__doc__``."""
-    cls.__doc__ = cls.__doc__.replace("{common_parameters}", _COMMON_PARAMETERS_DOC)
+    """Insert the shared parameter documentation into ``cls.__doc__``.
+
+    The defaults written in it are the ones of ``cls.__init__`` (a family
+    may choose other defaults than the base's).
+    """
+    import inspect
+    import re
+
+    doc = _COMMON_PARAMETERS_DOC
+    auto = cls._auto_batch_size
+    note = " as in\n        :class:`~sklearn.neural_network.MLPClassifier`"
+    doc = doc.replace("{auto_batch_size}", str(auto)).replace(
+        "{auto_batch_note}", note if auto == 200 else ""
+    )
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if param.default is inspect.Parameter.empty:
+            continue
+        doc = re.sub(
+            rf"^(\s*{name} : [^\n]*, default=)[^\n]*$",
+            lambda m, value=param.default: m.group(1) + repr(value),
+            doc,
+            flags=re.MULTILINE,
+        )
+    cls.__doc__ = cls.__doc__.replace("{common_parameters}", doc)
     return cls

@@ -87,3 +87,162 @@ def layer_sizes(value, name: str) -> tuple[int, ...]:
             f"hidden layer), got {value!r}."
         )
     return tuple(int(s) for s in sizes)
+
+
+# ------------------------------------------------------------------ sequences
+RNN_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+POOLINGS = ("last", "mean", "max")
+
+
+def step_mask(lengths: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """Boolean mask (n, n_steps): True at each sequence's real steps."""
+    steps = torch.arange(n_steps, device=lengths.device)
+    return steps.unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def final_step(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``values[i, lengths[i] - 1]`` for each sequence: (n, T, d) -> (n, d)."""
+    index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, values.shape[2])
+    return values.gather(1, index).squeeze(1)
+
+
+def pool_steps(
+    states: torch.Tensor, lengths: torch.Tensor, pooling: str = "last"
+) -> torch.Tensor:
+    """Summarise per-step states (n, T, d) into (n, d), ignoring padding.
+
+    'last': the state at each sequence's last real step; 'mean': the mean
+    over its real steps; 'max': the element-wise maximum over its real
+    steps. Steps at or past ``lengths`` never count, whatever they hold.
+    """
+    if pooling == "last":
+        return final_step(states, lengths)
+    mask = step_mask(lengths, states.shape[1]).unsqueeze(2)
+    if pooling == "mean":
+        total = torch.where(mask, states, torch.zeros_like(states)).sum(dim=1)
+        return total / lengths.to(states.dtype).unsqueeze(1)
+    if pooling == "max":
+        low = torch.finfo(states.dtype).min
+        return torch.where(mask, states, torch.full_like(states, low)).amax(dim=1)
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+
+
+class CausalConv1d(nn.Module):
+    """Stacked causal 1-D convolutions over time: (n, T, C) -> (n, T, F).
+
+    Each layer is ``Conv1d(kernel_size)`` on the sequence left-padded with
+    ``kernel_size - 1`` zero steps, followed by ReLU: the output at step ``t``
+    reads steps ``t - kernel_size + 1 .. t`` only, so it never reads the
+    (trailing) padding of a sequence, and a per-step prediction made from it
+    stays causal.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Channels per input step.
+    filters : sequence of int
+        Output channels of each layer.
+    kernel_size : int, default=5
+        Steps each layer reads.
+    """
+
+    def __init__(self, n_inputs: int, filters: Sequence[int], kernel_size: int = 5):
+        super().__init__()
+        self.kernel_size = int(kernel_size)
+        self.convs = nn.ModuleList()
+        width = n_inputs
+        for size in filters:
+            self.convs.append(nn.Conv1d(width, int(size), self.kernel_size))
+            width = int(size)
+        self.n_outputs = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.transpose(1, 2)
+        for conv in self.convs:
+            h = torch.relu(conv(nn.functional.pad(h, (self.kernel_size - 1, 0))))
+        return h.transpose(1, 2)
+
+
+class SequenceEncoder(nn.Module):
+    """Per-step states of a unidirectional recurrent network.
+
+    ``[token embedding |] [causal convolutions ->] LSTM/GRU``: the one
+    sequence encoder of every family that reads sequences (the recurrent
+    classifier puts a per-step output layer on it, the pair models' sequence
+    towers pool it). Every step's state reads only that step and the ones
+    before it, so trailing padding never changes a real step's state.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Channels per step (ignored when ``vocab_size`` is set).
+    hidden_size : int, default=32
+        Width of the recurrent state.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    cell : {'lstm', 'gru'}, default='lstm'
+    dropout : float, default=0.0
+        Dropout between stacked recurrent layers.
+    vocab_size : int or None, default=None
+        When set, the input is token ids (n, T) in ``[0, vocab_size)`` that go
+        through an embedding layer first; id 0 is padding.
+    embedding_dim : int, default=16
+        Width of the token embedding (``vocab_size`` set only).
+    conv_filters : sequence of int, default=()
+        Output channels of causal convolution layers run before the
+        recurrent layer (see :class:`CausalConv1d`); ``()`` for none.
+    conv_kernel_size : int, default=5
+        Kernel size of those convolutions.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        dropout: float = 0.0,
+        vocab_size: int | None = None,
+        embedding_dim: int = 16,
+        conv_filters: Sequence[int] = (),
+        conv_kernel_size: int = 5,
+    ):
+        super().__init__()
+        if cell not in RNN_CELLS:
+            raise ValueError(f"cell must be one of {sorted(RNN_CELLS)}, got {cell!r}")
+        if vocab_size is not None:
+            self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+            n_inputs = embedding_dim
+        else:
+            self.embedding = None
+        if len(conv_filters):
+            self.conv = CausalConv1d(n_inputs, conv_filters, conv_kernel_size)
+            n_inputs = self.conv.n_outputs
+        else:
+            self.conv = None
+        self.rnn = RNN_CELLS[cell](
+            n_inputs,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.hidden_size = hidden_size
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """States (n, lengths.max(), hidden_size) of the top recurrent layer.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, T, n_inputs), or (n, T) token ids
+            Zero-padded sequences (``T >= lengths.max()``).
+        lengths : Tensor of shape (n,)
+            Real lengths (``>= 1``); states past them are meaningless.
+        """
+        x = x[:, : int(lengths.max())]
+        if self.embedding is not None:
+            x = self.embedding(x)
+        if self.conv is not None:
+            x = self.conv(x)
+        out, _ = self.rnn(x)
+        return out

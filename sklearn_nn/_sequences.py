@@ -1,32 +1,71 @@
-"""Sequence input -> (padded array, lengths).
+"""THE sequence layer: user sequences -> (padded array, lengths).
 
-Pure numpy (no scikit-learn, no torch), shared by every family that reads
-sequences: the recurrent family (float time series, token sequences) and, later,
-the siamese family (token sequences).
+Every estimator that reads sequences (the recurrent classifier, the pair
+models' sequence towers, :class:`~sklearn_nn.preprocessing.SequenceStandardScaler`)
+goes through this module, so that they share one set of input formats, one
+padding rule per kind of sequence, one meaning of ``n_features_in_`` and the
+same error messages.
 
 Accepted layouts
 ----------------
-* a 2-D float array ``(n_sequences, n_steps)``: univariate sequences;
+* a 2-D float array ``(n_sequences, n_steps)``: univariate sequences (the
+  "table" layout: ``n_features_in_`` is the number of columns, and feature
+  names are checked as everywhere in scikit-learn);
 * a 3-D float array ``(n_sequences, n_steps, n_channels)``: multivariate;
 * a list (or tuple, or 1-D object array) of per-sequence arrays of shape
-  ``(T_i,)`` or ``(T_i, n_channels)`` with different ``T_i`` (ragged);
+  ``(T_i,)`` or ``(T_i, n_channels)`` (ragged);
 * integer token sequences: a 2-D integer array ``(n_sequences, n_steps)`` or a
-  list of 1-D integer arrays.
+  list of 1-D integer arrays (read as tokens when the estimator has a
+  ``vocab_size``).
 
-Variable length is written as **trailing padding**: NaN for float sequences
-(every channel NaN at a step, the sktime/aeon/UCR convention) and 0 for token
-sequences. A sequence's length is the index of its last real step plus one,
-so padding a sequence with more trailing NaN/0 steps never changes it. Padding
-in the middle of a sequence (NaN, or token 0, before its last real step), an
-all-padding sequence, ``inf`` and channel counts that differ between sequences
-are errors.
+Padding rules
+-------------
+**Float sequences** end in *trailing* padding: steps whose every channel is
+NaN (the sktime/aeon/UCR convention) and, with ``padding_value=v``, steps
+whose every channel equals ``v`` (Keras' ``Masking(mask_value=v)``, trailing
+steps only). A sequence's length is the index of its last real step plus
+one, so more trailing padding never changes it. NaN before the last real
+step, an all-padding sequence, ``inf`` and channel counts that differ are
+errors.
+
+**Token sequences** follow Keras' ``Embedding(mask_zero=True)``: token 0 is
+padding *wherever it is* -- leading (Keras' ``pad_sequences`` default),
+trailing or inside a sequence -- and is skipped: the real tokens of each
+sequence are read in their order, as a masked Keras RNN reads them. Zeros
+between real tokens are skipped too, but since that usually means that 0 was
+meant as a real token, :func:`warn_inner_token_zeros` says so. A sequence
+without any non-zero token is an error.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import numbers
 
-__all__ = ["PaddedSequences", "pad_float_sequences", "pad_token_sequences"]
+import numpy as np
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    column_or_1d,
+    validate_data,
+)
+
+from .exceptions import InnerPaddingTokenWarning, ZeroPaddingWarning, _warn
+
+__all__ = [
+    "PaddedSequences",
+    "check_padding_value",
+    "check_sequences",
+    "is_pair_list",
+    "is_sequence_list",
+    "read_float_sequences",
+    "read_token_sequences",
+    "restore_layout",
+]
+
+# the zero-padding warning: fires when at least this fraction of the
+# sequences end in at least _ZERO_RUN all-zero steps
+_ZERO_PADDED_FRACTION = 0.5
+_ZERO_RUN = 2
 
 
 class PaddedSequences:
@@ -34,16 +73,23 @@ class PaddedSequences:
 
     Parameters
     ----------
-    values : ndarray of shape (n, T) or (n, T, C)
+    values : ndarray of shape (n, T, C) or (n, T)
         Padded values: float ``(n, T, C)`` with 0 at padded steps, or integer
-        tokens ``(n, T)`` with 0 at padded steps.
+        tokens ``(n, T)`` (real tokens first, 0 after them).
     lengths : ndarray of shape (n,)
         Real length of each sequence (``>= 1``).
+    layout : {'table', 'array', 'list', 'tokens'}
+        The layout the sequences were given in (see the module docstring).
+    n_inner_zeros : int, default=0
+        Token sequences: number of 0 tokens found between real tokens (and
+        skipped).
     """
 
-    def __init__(self, values: np.ndarray, lengths: np.ndarray):
+    def __init__(self, values, lengths, layout, n_inner_zeros=0):
         self.values = values
         self.lengths = lengths
+        self.layout = layout
+        self.n_inner_zeros = n_inner_zeros
 
     def __len__(self) -> int:
         return self.values.shape[0]
@@ -53,6 +99,14 @@ class PaddedSequences:
         """Channels per step (1 for token sequences)."""
         return 1 if self.values.ndim == 2 else self.values.shape[2]
 
+    def take(self, index):
+        """The sequences ``index``, trimmed to their longest length."""
+        lengths = self.lengths[index]
+        n_steps = int(lengths.max()) if len(lengths) else 0
+        return PaddedSequences(
+            self.values[index, :n_steps], lengths, self.layout, self.n_inner_zeros
+        )
+
 
 def is_sequence_list(X) -> bool:
     """True for the ragged layout: a list/tuple or a 1-D object array."""
@@ -61,48 +115,92 @@ def is_sequence_list(X) -> bool:
     return isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
 
 
-def _as_list(X, name):
+def is_pair_list(X) -> bool:
+    """True for a list of ``(left, right)`` pairs of sequences.
+
+    A pair is a tuple or list of two array-likes that are not scalars; a
+    list of rows of numbers (a pair matrix written as lists) is not a pair
+    list.
+    """
+    if not is_sequence_list(X) or len(X) == 0:
+        return False
+    first = X[0]
+    return (
+        isinstance(first, (tuple, list))
+        and len(first) == 2
+        and all(np.ndim(side) >= 1 for side in first)
+    )
+
+
+def is_table(X) -> bool:
+    """True for a 2-D array or a list of equal-length 1-D sequences."""
+    if not is_sequence_list(X):
+        # anything but a 3-D array goes through scikit-learn's table
+        # validation (DataFrames, array-likes and their error messages)
+        return getattr(X, "ndim", None) != 3
     if len(X) == 0:
-        raise ValueError(f"{name} is an empty list; expected at least one sequence.")
-    return list(X)
+        return False
+    first = np.shape(X[0])
+    return len(first) == 1 and all(np.shape(s) == first for s in X)
 
 
-def pad_float_sequences(X, *, name: str = "X", dtype=np.float64) -> PaddedSequences:
-    """Validate float sequences and pad them (NaN padding -> lengths).
+def check_padding_value(padding_value, *, tokens=False):
+    """Validate the ``padding_value`` parameter; return it as a float or None."""
+    if padding_value is None:
+        return None
+    if isinstance(padding_value, (bool, np.bool_)) or not isinstance(
+        padding_value, numbers.Real
+    ):
+        raise TypeError(
+            "padding_value must be None or a real number (e.g. 0.0 for "
+            f"Keras-style zero padding), got {padding_value!r}."
+        )
+    value = float(padding_value)
+    if not np.isfinite(value):
+        raise ValueError(
+            f"padding_value must be a finite number, got {padding_value!r}; "
+            "NaN is always trailing padding, so use padding_value=None for "
+            "NaN-padded sequences."
+        )
+    if tokens and value != 0:
+        raise ValueError(
+            f"padding_value={padding_value!r} cannot be used with token "
+            "sequences (vocab_size is set): token 0 is always the padding "
+            "token. Use padding_value=None."
+        )
+    return value
+
+
+# --------------------------------------------------------------------- floats
+def read_float_sequences(
+    X, *, name="X", dtype=np.float64, padding_value=None
+) -> PaddedSequences:
+    """Validate float sequences and pad them (trailing padding -> lengths).
 
     Parameters
     ----------
     X : ndarray of shape (n, T) or (n, T, C), or list of array-like
-        Sequences in one of the layouts of this module. A 2-D array is read
-        as ``n`` univariate sequences; a list as ragged sequences, each of
-        shape ``(T_i,)`` or ``(T_i, C)``.
+        Sequences in one of the layouts of this module.
     name : str, default='X'
         Name of the argument, used in error messages.
     dtype : numpy dtype, default=np.float64
         dtype of the returned values.
+    padding_value : float or None, default=None
+        Trailing steps whose every channel equals it are padding (as are
+        trailing all-NaN steps in any case).
 
     Returns
     -------
     PaddedSequences
         ``values`` of shape (n, T_max, C) with 0 at padded steps, and the
         lengths.
-
-    Raises
-    ------
-    ValueError
-        On NaN inside a sequence, an all-NaN or empty sequence, ``inf``,
-        channel counts that differ, or an array that is neither 2-D nor 3-D.
     """
     if is_sequence_list(X):
+        layout = "list"
         seqs = []
         n_channels = None
         for i, seq in enumerate(_as_list(X, name)):
-            try:
-                arr = np.asarray(seq, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{name}[{i}] could not be read as a numeric sequence: {exc}"
-                ) from None
+            arr = _as_float(seq, f"{name}[{i}]")
             if arr.ndim == 1:
                 arr = arr[:, None]
             elif arr.ndim != 2:
@@ -120,45 +218,74 @@ def pad_float_sequences(X, *, name: str = "X", dtype=np.float64) -> PaddedSequen
                     f"{n_channels}; every sequence needs the same number of channels."
                 )
             seqs.append(arr)
+        if n_channels == 0:
+            raise ValueError(f"{name} has sequences with 0 channels.")
         values = np.full((len(seqs), max(s.shape[0] for s in seqs), n_channels), np.nan)
         for i, s in enumerate(seqs):
             values[i, : s.shape[0]] = s
     else:
-        values = np.asarray(X, dtype=np.float64)
+        values = _as_float(X, name)
         if values.ndim == 2:
+            layout = "table"
             values = values[:, :, None]
-        elif values.ndim != 3:
+        elif values.ndim == 3:
+            layout = "array"
+        else:
             raise ValueError(
                 f"{name} must be a 2-D array (n_sequences, n_steps), a 3-D array "
                 "(n_sequences, n_steps, n_channels) or a list of sequences; got "
                 f"an array of shape {values.shape}."
             )
-        if values.shape[0] == 0 or values.shape[1] == 0 or values.shape[2] == 0:
+        if 0 in values.shape:
             raise ValueError(
                 f"{name} of shape {values.shape} is empty; expected at least one "
                 "sequence with at least one step and one channel."
             )
-    lengths = _float_lengths(values, name)
-    values = np.where(np.isnan(values), 0.0, values).astype(dtype, copy=False)
-    return PaddedSequences(np.ascontiguousarray(values), lengths)
+    lengths = _float_lengths(values, name, padding_value)
+    inside = np.arange(values.shape[1])[None, :] < lengths[:, None]
+    values = np.where(inside[:, :, None], values, 0.0).astype(dtype, copy=False)
+    return PaddedSequences(np.ascontiguousarray(values), lengths, layout)
 
 
-def _float_lengths(values, name):
-    """Lengths from trailing all-NaN steps; errors for any other NaN or inf."""
+def _as_list(X, name):
+    if len(X) == 0:
+        raise ValueError(f"{name} is an empty list; expected at least one sequence.")
+    return list(X)
+
+
+def _as_float(X, name):
+    try:
+        arr = np.asarray(X)
+        if np.iscomplexobj(arr):
+            raise ValueError("complex values are not supported")
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} could not be read as a numeric sequence: {exc}"
+        ) from None
+    return arr
+
+
+def _float_lengths(values, name, padding_value):
+    """Lengths from trailing padding steps; errors for any other NaN or inf."""
     if np.isinf(values).any():
         raise ValueError(
             f"{name} contains inf; only NaN is allowed, and only as trailing "
             "padding (all channels NaN at every step after the last real one)."
         )
     nan = np.isnan(values)
-    n, n_steps = values.shape[:2]
-    real_step = ~nan.all(axis=2)
+    n_steps = values.shape[1]
+    pad_step = nan.all(axis=2)
+    if padding_value is not None:
+        pad_step |= (values == padding_value).all(axis=2)
+    real_step = ~pad_step
     has_real = real_step.any(axis=1)
     if not has_real.all():
         i = int(np.flatnonzero(~has_real)[0])
+        what = "NaN" if padding_value is None else f"NaN or {padding_value}"
         raise ValueError(
-            f"{name}[{i}] is all NaN: every sequence needs at least one real step "
-            "(NaN only marks trailing padding)."
+            f"{name}[{i}] is all padding (every step is {what}): every sequence "
+            "needs at least one real step."
         )
     lengths = n_steps - np.argmax(real_step[:, ::-1], axis=1)
     inside = np.arange(n_steps)[None, :] < lengths[:, None]
@@ -174,14 +301,43 @@ def _float_lengths(values, name):
     return lengths.astype(np.int64)
 
 
-def pad_token_sequences(X, *, vocab_size: int, name: str = "X") -> PaddedSequences:
-    """Validate integer token sequences and pad them with 0.
+def warn_zero_padding(seqs: PaddedSequences, estimator_name: str, name="X"):
+    """Warn when ``padding_value=None`` but many sequences end in zeros.
+
+    Zero-padded data (Keras' convention) read with ``padding_value=None``
+    counts the zeros as real steps: in the loss and as the "final" step.
+    """
+    values, lengths = seqs.values, seqs.lengths
+    n = len(lengths)
+    if n < 2 or values.ndim != 3:
+        return
+    last = np.minimum(lengths, _ZERO_RUN)
+    # the last _ZERO_RUN real steps of each sequence
+    idx = lengths[:, None] - 1 - np.arange(_ZERO_RUN)[None, :]
+    steps = values[np.arange(n)[:, None], np.maximum(idx, 0)]
+    zero = (steps == 0).all(axis=2) & (np.arange(_ZERO_RUN)[None, :] < last[:, None])
+    ends_in_zeros = zero.all(axis=1) & (lengths >= _ZERO_RUN)
+    fraction = float(ends_in_zeros.mean())
+    if fraction >= _ZERO_PADDED_FRACTION:
+        _warn(
+            f"{estimator_name}: {fraction:.0%} of the sequences in {name} end in "
+            f"{_ZERO_RUN} or more steps whose every channel is 0. With "
+            "padding_value=None those zeros are real steps: they enter the "
+            "loss and the last of them is read as the sequence's final step. "
+            "If the sequences are zero-padded (Keras' convention), pass "
+            "padding_value=0.0 to treat trailing all-zero steps as padding.",
+            ZeroPaddingWarning,
+        )
+
+
+# --------------------------------------------------------------------- tokens
+def read_token_sequences(X, *, vocab_size: int, name: str = "X") -> PaddedSequences:
+    """Validate integer token sequences; skip the padding token 0.
 
     Parameters
     ----------
     X : ndarray of shape (n, T) or list of 1-D array-like
-        Token ids in ``[0, vocab_size)``; 0 is padding and may only appear
-        after a sequence's last real token.
+        Token ids in ``[0, vocab_size)``; 0 is padding wherever it is.
     vocab_size : int
         Number of token ids, padding included.
     name : str, default='X'
@@ -190,7 +346,10 @@ def pad_token_sequences(X, *, vocab_size: int, name: str = "X") -> PaddedSequenc
     Returns
     -------
     PaddedSequences
-        int64 ``values`` of shape (n, T_max) and the lengths.
+        int64 ``values`` of shape (n, T_max): each sequence's non-zero tokens
+        first, in their order, then 0; the lengths (number of non-zero
+        tokens); ``n_inner_zeros``, the number of zeros that were between
+        real tokens.
     """
     if is_sequence_list(X):
         seqs = []
@@ -202,7 +361,8 @@ def pad_token_sequences(X, *, vocab_size: int, name: str = "X") -> PaddedSequenc
                     "1-D (n_steps,)."
                 )
             seqs.append(arr)
-        values = np.zeros((len(seqs), max(len(s) for s in seqs)), dtype=np.int64)
+        width = max(len(s) for s in seqs)
+        values = np.zeros((len(seqs), width), dtype=np.int64)
         for i, s in enumerate(seqs):
             values[i, : len(s)] = s
     else:
@@ -217,28 +377,46 @@ def pad_token_sequences(X, *, vocab_size: int, name: str = "X") -> PaddedSequenc
     if values.size and (values.min() < 0 or values.max() >= vocab_size):
         raise ValueError(
             f"{name} has token ids outside [0, vocab_size={vocab_size}): min "
-            f"{values.min()}, max {values.max()}."
+            f"{values.min()}, max {values.max()}. Ids must be integers in "
+            "[0, vocab_size), 0 being padding; raise vocab_size or re-index "
+            "the tokens."
         )
     real = values != 0
-    has_real = real.any(axis=1) if values.shape[1] else np.zeros(len(values), bool)
-    if not has_real.all():
-        i = int(np.flatnonzero(~has_real)[0])
+    lengths = real.sum(axis=1)
+    if not (lengths > 0).all():
+        i = int(np.flatnonzero(lengths == 0)[0])
         raise ValueError(
-            f"{name}[{i}] has no token: every sequence needs at least one non-zero "
-            "token (0 is padding)."
+            f"{name}[{i}] has no token: every sequence needs at least one "
+            "non-zero token (0 is padding)."
         )
     n_steps = values.shape[1]
-    lengths = n_steps - np.argmax(real[:, ::-1], axis=1)
-    inside = np.arange(n_steps)[None, :] < lengths[:, None]
-    bad = ~real & inside
-    if bad.any():
-        i, t = (int(v) for v in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{name}[{i}] has the padding token 0 at step {t}, before its last "
-            f"token at step {int(lengths[i]) - 1}; token 0 is reserved for "
-            "trailing padding."
+    steps = np.arange(n_steps)[None, :]
+    first = np.argmax(real, axis=1)
+    last = n_steps - 1 - np.argmax(real[:, ::-1], axis=1)
+    inner = ~real & (steps > first[:, None]) & (steps < last[:, None])
+    # a stable sort of the "is padding" flags moves the real tokens to the
+    # front in their order
+    order = np.argsort(~real, axis=1, kind="stable")[:, : int(lengths.max())]
+    compact = np.take_along_axis(values, order, axis=1)
+    return PaddedSequences(
+        np.ascontiguousarray(compact),
+        lengths.astype(np.int64),
+        "tokens",
+        int(inner.sum()),
+    )
+
+
+def warn_inner_token_zeros(seqs: PaddedSequences, estimator_name: str, name="X"):
+    """Say that zeros between real tokens were skipped as padding."""
+    if seqs.n_inner_zeros:
+        _warn(
+            f"{estimator_name}: {name} has {seqs.n_inner_zeros} token(s) 0 between "
+            "real tokens. Token 0 is padding wherever it is (as with Keras' "
+            "Embedding(mask_zero=True)) and those steps were skipped. If 0 is a "
+            "real token id in your data, add 1 to every id (and to vocab_size) "
+            "so that 0 is free for padding.",
+            InnerPaddingTokenWarning,
         )
-    return PaddedSequences(np.ascontiguousarray(values), lengths.astype(np.int64))
 
 
 def _as_tokens(X, name):
@@ -249,12 +427,122 @@ def _as_tokens(X, name):
     if arr.dtype == bool or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
-        raise ValueError(f"{name} must hold integer token ids; got dtype {arr.dtype}.")
+        raise ValueError(
+            f"{name} must hold integer token ids (0 = padding); got dtype {arr.dtype}."
+        )
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all() or np.any(arr != np.round(arr)):
             raise ValueError(
-                f"{name} must hold integer token ids in [0, vocab_size); got "
+                f"{name} must hold integer token ids (0 = padding); got "
                 "non-integer values (NaN, inf or fractions). Pad token sequences "
                 "with 0, not NaN."
             )
+        if arr.size and np.abs(arr).max() >= 2**62:
+            raise ValueError(f"{name} has token ids too large for int64.")
     return arr.astype(np.int64)
+
+
+# ---------------------------------------------------------- estimator-facing
+def check_sequences(
+    estimator,
+    X,
+    *,
+    reset,
+    y=None,
+    vocab_size=None,
+    padding_value=None,
+    dtype=np.float64,
+    name="X",
+):
+    """Read ``X`` for ``estimator``: the one entry point of every estimator.
+
+    Reads token sequences when ``vocab_size`` is set and float sequences
+    otherwise. With ``reset=True`` it sets ``n_features_in_`` (the number of
+    columns of a 2-D float ``X``, the number of channels of a 3-D or ragged
+    ``X``, 1 for tokens) and ``feature_names_in_`` (2-D input with string
+    column names), and warns about zero padding and inner token zeros; with
+    ``reset=False`` it checks them.
+
+    Returns
+    -------
+    seqs : PaddedSequences
+    y : ndarray or None
+        The validated ``y`` (when given).
+    """
+    est_name = type(estimator).__name__
+    padding_value = check_padding_value(padding_value, tokens=vocab_size is not None)
+    if reset:
+        estimator._sequence_layout = None
+    if vocab_size is not None:
+        seqs = read_token_sequences(X, vocab_size=vocab_size, name=name)
+        n_features = 1
+        if reset:
+            warn_inner_token_zeros(seqs, est_name, name)
+    elif is_table(X) and (reset or estimator._sequence_layout == "table"):
+        # a 2-D array, or a list of equal-length 1-D sequences (the layout
+        # scikit-learn's tools pass around): univariate sequences, validated
+        # as a table (feature names, n_features_in_ = number of columns)
+        if is_sequence_list(X):
+            X = list(X)
+        kwargs = dict(reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+        if y is None:
+            X = validate_data(estimator, X, **kwargs)
+        else:
+            X, y = validate_data(estimator, X, y, **kwargs)
+        seqs = read_float_sequences(
+            X, name=name, dtype=dtype, padding_value=padding_value
+        )
+        if reset:
+            estimator._sequence_layout = "table"
+            estimator._n_channels = 1
+            if padding_value is None:
+                warn_zero_padding(seqs, est_name, name)
+        return seqs, y
+    else:
+        if is_table(X) and not is_sequence_list(X):
+            X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
+        seqs = read_float_sequences(
+            X, name=name, dtype=dtype, padding_value=padding_value
+        )
+        n_features = seqs.n_channels
+        if reset and padding_value is None:
+            warn_zero_padding(seqs, est_name, name)
+    if reset:
+        estimator._sequence_layout = "tokens" if vocab_size is not None else "list"
+        estimator._n_channels = n_features
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator._n_channels:
+        raise ValueError(
+            f"{name} has {n_features} channels per step, but {est_name} is "
+            f"expecting {estimator._n_channels} channels as input."
+        )
+    if y is not None:
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(seqs, y)
+    return seqs, y
+
+
+def restore_layout(X, seqs: PaddedSequences, new_values, padding_value=None):
+    """Write ``new_values`` (n, T, C) at the real steps of ``X``, in ``X``'s layout.
+
+    Padding steps keep what ``X`` had there (NaN or ``padding_value``), so
+    ragged input gives ragged output with the same shapes, and padded arrays
+    stay padded the same way.
+    """
+    lengths = seqs.lengths
+    if seqs.layout == "list":
+        out = []
+        for i, seq in enumerate(X):
+            arr = np.array(seq, dtype=np.float64)
+            view = arr[:, None] if arr.ndim == 1 else arr
+            view[: lengths[i]] = new_values[i, : lengths[i]]
+            out.append(arr)
+        return out
+    arr = np.array(X, dtype=np.float64)
+    view = arr[:, :, None] if arr.ndim == 2 else arr
+    inside = np.arange(view.shape[1])[None, :] < lengths[:, None]
+    n_steps = new_values.shape[1]
+    view[:, :n_steps][inside[:, :n_steps]] = new_values[inside[:, :n_steps]]
+    return arr

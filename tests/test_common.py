@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklearn_nn
+from sklearn_nn.preprocessing import SequenceStandardScaler
 
 ESTIMATOR_CLASSES = [
     getattr(sklearn_nn, name)
@@ -51,7 +52,8 @@ FAST_PARAMS = {
         embedding_dim=4,
         lr=0.03,
     ),
-    "TargetReplicationLSTMClassifier": dict(hidden_size=8, lr=0.03),
+    # one small convolution layer instead of the default (64, 64): speed
+    "TargetReplicationLSTMClassifier": dict(hidden_size=8, conv_filters=(8,), lr=0.03),
 }
 COMMON_FAST = dict(max_epochs=40, dtype="float64", random_state=0)
 
@@ -67,6 +69,15 @@ def test_every_estimator_has_fast_params():
 
 @parametrize_with_checks([fast_instance(cls) for cls in ESTIMATOR_CLASSES])
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# the transformers of sklearn_nn.preprocessing, at their defaults and with
+# per-sequence standardisation (the checks give 2-D X: univariate sequences)
+@parametrize_with_checks(
+    [SequenceStandardScaler(), SequenceStandardScaler(per_sequence=True)]
+)
+def test_sklearn_compatible_transformers(estimator, check):
     check(estimator)
 
 

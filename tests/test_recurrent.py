@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_nn import TargetReplicationLSTMClassifier
 from sklearn_nn._net import TensorBatches
-from sklearn_nn._sequences import pad_float_sequences, pad_token_sequences
+from sklearn_nn._sequences import read_float_sequences, read_token_sequences
 from sklearn_nn.recurrent import (
     SequenceClassifierRNN,
     TargetReplicationLoss,
@@ -150,14 +150,16 @@ def test_bucket_iterator_covers_data_once_with_trimmed_batches():
 
 # ------------------------------------------------------------------ inputs
 def test_sequence_padding_rules():
-    seqs = pad_float_sequences([[1.0, 2.0], [3.0, np.nan, np.nan], [4.0]])
+    seqs = read_float_sequences([[1.0, 2.0], [3.0, np.nan, np.nan], [4.0]])
     np.testing.assert_array_equal(seqs.lengths, [2, 1, 1])
     assert seqs.values.shape == (3, 3, 1) and not np.isnan(seqs.values).any()
     arr = np.array([[[1, 2], [3, 4], [np.nan, np.nan]], [[5, 6], [7, 8], [9, 0]]])
-    np.testing.assert_array_equal(pad_float_sequences(arr).lengths, [2, 3])
-    tokens = pad_token_sequences([[5, 2], [3, 1, 4, 0, 0]], vocab_size=6)
+    np.testing.assert_array_equal(read_float_sequences(arr).lengths, [2, 3])
+    # token 0 is padding wherever it is (Keras' mask_zero): skipped
+    tokens = read_token_sequences([[5, 2], [0, 3, 1, 0, 4, 0, 0]], vocab_size=6)
     np.testing.assert_array_equal(tokens.lengths, [2, 3])
-    assert tokens.values.shape == (2, 5) and tokens.values.dtype == np.int64
+    assert tokens.values.tolist() == [[5, 2, 0], [3, 1, 4]]
+    assert tokens.values.dtype == np.int64 and tokens.n_inner_zeros == 1
 
 
 @pytest.mark.parametrize(
@@ -165,7 +167,7 @@ def test_sequence_padding_rules():
     [
         (np.array([[1.0, np.nan, 2.0]]), "NaN at step 1"),
         (np.array([[[1.0, np.nan], [2.0, 3.0]]]), "NaN at step 0"),
-        (np.array([[1.0, 2.0], [np.nan, np.nan]]), r"X\[1\] is all NaN"),
+        (np.array([[1.0, 2.0], [np.nan, np.nan]]), r"X\[1\] is all padding"),
         (np.array([[1.0, np.inf]]), "inf"),
         ([np.ones((3, 2)), np.ones((4, 3))], "X\\[1\\] has 3 channels"),
         ([np.ones(3), np.ones((2, 2, 2))], "X\\[1\\] has 3 dimensions"),
@@ -177,7 +179,7 @@ def test_sequence_padding_rules():
 )
 def test_float_input_errors(X, match):
     with pytest.raises(ValueError, match=match):
-        pad_float_sequences(X)
+        read_float_sequences(X)
 
 
 @pytest.mark.parametrize(
@@ -185,7 +187,6 @@ def test_float_input_errors(X, match):
     [
         ([[1, 7]], r"outside \[0, vocab_size=6\)"),
         ([[1, -1]], "outside"),
-        ([[1, 0, 2]], "padding token 0 at step 1"),
         ([[0, 0], [1, 2]], r"X\[0\] has no token"),
         (np.array([[1.5, 2.0]]), "integer token ids"),
         (np.array([[1.0, np.nan]]), "not NaN"),
@@ -194,7 +195,7 @@ def test_float_input_errors(X, match):
 )
 def test_token_input_errors(X, match):
     with pytest.raises(ValueError, match=match):
-        pad_token_sequences(X, vocab_size=6)
+        read_token_sequences(X, vocab_size=6)
 
 
 def test_estimator_input_errors():
@@ -288,7 +289,7 @@ def test_prediction_independent_of_chunking_and_order():
         clf.predict_proba([X[i] for i in perm]), expected[perm], rtol=1e-12
     )
     # and equal to one fully padded forward pass of the torch module
-    seqs = pad_float_sequences(X)
+    seqs = read_float_sequences(X)
     module = clf.net_.module_.eval()
     with torch.no_grad():
         out = module(torch.from_numpy(seqs.values), torch.from_numpy(seqs.lengths))
@@ -343,7 +344,7 @@ def test_seed_scenario_class_weight_and_final_step_validation():
     clf = SpyClassifier(
         hidden_size=8, replication_weight=0.6, class_weight={0: 0.5, 1: 4},
         early_stopping=True, validation_fraction=0.25, max_epochs=30,
-        lr=0.02, dtype="float64", random_state=0,
+        lr=0.02, dtype="float64", random_state=0, batch_size=200,
     ).fit(X, y)  # fmt: skip
     assert clf.score(X, y) > 0.8
     assert len(valid_calls) == clf.n_iter_ == len(clf.validation_loss_curve_)
@@ -395,22 +396,19 @@ def test_multiclass_reproducible_and_weighted(cell):
 
 
 @pytest.mark.slow
-def test_japanese_vowels_accuracy():
-    datasets = pytest.importorskip("aeon.datasets")
-    from sklearn.neighbors import KNeighborsClassifier
+def test_japanese_vowels_accuracy_at_defaults():
+    # aeon is in the test extra: a missing aeon fails here, it does not skip
+    from aeon.datasets import load_classification
+    from sklearn.pipeline import make_pipeline
 
-    X, y = datasets.load_classification("JapaneseVowels", split="train")
-    X_test, y_test = datasets.load_classification("JapaneseVowels", split="test")
+    from sklearn_nn.preprocessing import SequenceStandardScaler
+
+    X, y = load_classification("JapaneseVowels", split="train")
+    X_test, y_test = load_classification("JapaneseVowels", split="test")
     X = [np.asarray(s, dtype=float).T for s in X]  # aeon: (channels, steps)
     X_test = [np.asarray(s, dtype=float).T for s in X_test]
-    mean = np.concatenate(X).mean(0)
-    std = np.concatenate(X).std(0)
-    X = [(s - mean) / std for s in X]
-    X_test = [(s - mean) / std for s in X_test]
-    clf = TargetReplicationLSTMClassifier(
-        hidden_size=32, lr=0.01, max_epochs=40, batch_size=32, random_state=0
+    clf = make_pipeline(
+        SequenceStandardScaler(), TargetReplicationLSTMClassifier(random_state=0)
     ).fit(X, y)
-    pad = pad_float_sequences(X + X_test).values.reshape(len(X) + len(X_test), -1)
-    knn = KNeighborsClassifier(1).fit(pad[: len(X)], y)
-    assert knn.score(pad[len(X) :], y_test) > 0.5
-    assert clf.score(X_test, y_test) > 0.9
+    # 1-NN DTW (aeon) scores 0.949 on this split; published deep models 0.97+
+    assert clf.score(X_test, y_test) >= 0.96

@@ -21,14 +21,13 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn_nn import SiamesePairClassifier, SiamesePairRegressor
 from sklearn_nn.siamese import (
     CollapsedEmbeddingWarning,
-    LSTMTower,
     MLPTower,
     NegativePairsWarning,
+    SequenceTower,
     SiameseNetwork,
     SiamesePairLoss,
     SimilarityReadout,
     VerificationReadout,
-    compact_tokens,
     contrastive_loss,
     cosine_mse_loss,
     pair_distance,
@@ -118,6 +117,7 @@ def token_pairs(n=40, widths=(6, 9), vocab=20, seed=0):
 SMALL = dict(hidden_layer_sizes=(16,), embedding_dim=4, lr=0.01, random_state=0)
 TINY_LSTM = dict(
     tower="lstm",
+    vocab_size=20,
     token_embedding_dim=4,
     hidden_size=4,
     embedding_dim=3,
@@ -216,20 +216,29 @@ def test_readouts():
     np.testing.assert_allclose(np.exp(log_proba.numpy()).sum(1), 1.0)
 
 
-def test_compact_tokens_and_lstm_padding_invariance():
-    tokens = torch.tensor([[0, 5, 0, 7], [3, 0, 0, 0], [0, 0, 0, 0]])
-    compact, lengths = compact_tokens(tokens)
-    assert compact.tolist() == [[5, 7], [3, 0], [0, 0]]
-    assert lengths.tolist() == [2, 1, 0]
-
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_sequence_tower_pooling_ignores_padding(pooling, cell):
     torch.manual_seed(0)
-    tower = LSTMTower(10, 4, 5, 3).double()
-    base = tower(torch.tensor([[5, 7, 0], [3, 0, 0], [0, 0, 0]]))
-    padded = tower(torch.tensor([[0, 0, 5, 0, 7, 0, 0], [3, 0, 0, 0, 0, 0, 0]] * 1))
-    np.testing.assert_allclose(padded.detach(), base[:2].detach(), rtol=1e-12)
-    # a row with no token embeds one all-zero input, whatever its width
-    empty = tower(torch.zeros((1, 11), dtype=torch.long))
-    np.testing.assert_allclose(empty.detach(), base[2:].detach(), rtol=1e-12)
+    tower = SequenceTower(2, 5, 3, cell=cell, pooling=pooling, conv_filters=(4,))
+    tower = tower.double()
+    x = torch.randn(3, 6, 2, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4])
+    base = tower(x, lengths)
+    # whatever the padding holds, and however much of it there is
+    noisy = torch.cat([x, torch.randn(3, 5, 2, dtype=torch.float64)], dim=1)
+    for t, n in enumerate(lengths.tolist()):
+        noisy[t, n:] = 1e3 * torch.randn(11 - n, 2, dtype=torch.float64)
+    np.testing.assert_allclose(tower(noisy, lengths).detach(), base.detach())
+    # each row equals the tower applied to the sequence alone
+    for i, n in enumerate(lengths.tolist()):
+        alone = tower(x[i : i + 1, :n], lengths[i : i + 1])
+        np.testing.assert_allclose(alone.detach(), base[i : i + 1].detach())
+    # the pooling is what it says (states of the encoder at the real steps)
+    states = tower.encoder(x, lengths)[1, :2]
+    pooled = {"last": states[-1], "mean": states.mean(0), "max": states.amax(0)}
+    expected = tower.projection(pooled[pooling])
+    np.testing.assert_allclose(base[1].detach(), expected.detach(), rtol=1e-12)
 
 
 def test_platt_scaling_is_the_smoothed_logistic_fit():
@@ -625,7 +634,7 @@ def test_token_padding_invariance():
     left, right, y = token_pairs()
     X = stack_pairs(left, right)
     clf = SiamesePairClassifier(
-        **TINY_LSTM, n_left_features=6, shared_weights=False, vocab_size=20
+        **TINY_LSTM, n_left_features=6, shared_weights=False
     ).fit(X, y)
     expected = clf.predict_proba(X)
 
@@ -653,7 +662,7 @@ def test_token_padding_invariance():
         np.hstack([np.zeros((40, 7), dtype=np.int64), right]),
     )
     clf_wide = SiamesePairClassifier(
-        **TINY_LSTM, n_left_features=10, shared_weights=False, vocab_size=20
+        **TINY_LSTM, n_left_features=10, shared_weights=False
     ).fit(X_wide, y)
     np.testing.assert_allclose(clf_wide.predict_proba(X_wide), expected, rtol=1e-10)
 
@@ -663,7 +672,7 @@ def test_shared_lstm_tower_takes_sides_of_different_lengths():
     reg = SiamesePairRegressor(**TINY_LSTM, n_left_features=6).fit(
         stack_pairs(left, right), y
     )
-    assert reg.vocab_size_ == int(max(left.max(), right.max())) + 1
+    assert reg.vocab_size_ == 20
     assert reg.net_.module_.network.right_tower is None
     np.testing.assert_array_equal(
         reg.embed(right, side="left"), reg.embed(right, side="right")
@@ -673,18 +682,24 @@ def test_shared_lstm_tower_takes_sides_of_different_lengths():
 def test_token_input_errors():
     left, right, y = token_pairs()
     X = stack_pairs(left, right)
-    clf = SiamesePairClassifier(**TINY_LSTM, n_left_features=6, vocab_size=20)
-    with pytest.raises(ValueError, match=r"X must hold token ids in \[0, 20\)"):
+    clf = SiamesePairClassifier(**TINY_LSTM, n_left_features=6)
+    match = r"X \(left items\) has token ids outside \[0, vocab_size=20\)"
+    with pytest.raises(ValueError, match=match):
         clf.fit(np.where(X > 0, X + 20, 0), y)
-    with pytest.raises(ValueError, match="X must hold integer token ids"):
+    with pytest.raises(ValueError, match="must hold integer token ids"):
         clf.fit(X + 0.5, y)
     clf.fit(X, y)
-    with pytest.raises(ValueError, match=r"X must hold token ids in \[0, 20\)"):
+    with pytest.raises(ValueError, match=r"outside \[0, vocab_size=20\)"):
         clf.predict(-X)
-    with pytest.raises(ValueError, match=r"X_side must hold token ids"):
+    with pytest.raises(ValueError, match=r"X_side has token ids outside"):
         clf.embed(left + 100)
     # float input holding whole numbers is accepted
     np.testing.assert_array_equal(clf.predict(X.astype(float)), clf.predict(X))
+    # tokens need a sequence tower; a huge id is an error, not a huge embedding
+    with pytest.raises(ValueError, match="vocab_size=20 reads token sequences"):
+        SiamesePairClassifier(vocab_size=20).fit(X, y)
+    with pytest.raises(ValueError, match="outside"):
+        clf.fit(np.where(X > 0, 10**9, 0), y)
 
 
 # ---------------------------------------------------------------- estimator

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._layers import weighted_mean
+from .._layers import SequenceEncoder, final_step, step_mask, weighted_mean
 
 __all__ = [
     "SequenceClassifierRNN",
@@ -40,23 +40,15 @@ __all__ = [
     "target_replication_loss",
 ]
 
-_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
-
-
-def step_mask(lengths: torch.Tensor, n_steps: int) -> torch.Tensor:
-    """Boolean mask (n, n_steps): True at each sequence's real steps."""
-    steps = torch.arange(n_steps, device=lengths.device)
-    return steps.unsqueeze(0) < lengths.unsqueeze(1)
-
-
-def final_step(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``values[i, lengths[i] - 1]`` for each sequence: (n, T, d) -> (n, d)."""
-    index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, values.shape[2])
-    return values.gather(1, index).squeeze(1)
-
 
 class SequenceClassifierRNN(nn.Module):
-    """Unidirectional LSTM/GRU with one output layer shared over time steps.
+    """Unidirectional recurrent classifier with one output layer shared over steps.
+
+    ``[token embedding |] [causal convolutions ->] LSTM/GRU -> dropout ->
+    Linear``: a :class:`~sklearn_nn._layers.SequenceEncoder` with a per-step
+    output layer. Every step's prediction reads only that step and the ones
+    before it (the convolutions are causal, the recurrent network is
+    unidirectional).
 
     Parameters
     ----------
@@ -76,6 +68,11 @@ class SequenceClassifierRNN(nn.Module):
         through an embedding layer first; id 0 is padding.
     embedding_dim : int, default=16
         Width of the token embedding (``vocab_size`` set only).
+    conv_filters : sequence of int, default=()
+        Output channels of causal convolution layers before the recurrent
+        layer; ``()`` for none.
+    conv_kernel_size : int, default=5
+        Kernel size of those convolutions.
     """
 
     def __init__(
@@ -88,32 +85,27 @@ class SequenceClassifierRNN(nn.Module):
         dropout: float = 0.0,
         vocab_size: int | None = None,
         embedding_dim: int = 16,
+        conv_filters=(),
+        conv_kernel_size: int = 5,
     ):
         super().__init__()
-        if cell not in _CELLS:
-            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
-        if vocab_size is not None:
-            self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-            n_inputs = embedding_dim
-        else:
-            self.embedding = None
-        self.rnn = _CELLS[cell](
+        self.encoder = SequenceEncoder(
             n_inputs,
-            hidden_size,
+            hidden_size=hidden_size,
             num_layers=num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
+            cell=cell,
+            dropout=dropout,
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+            conv_filters=conv_filters,
+            conv_kernel_size=conv_kernel_size,
         )
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(hidden_size, n_classes)
 
     def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Hidden states (n, lengths.max(), hidden_size) of the top layer."""
-        x = x[:, : int(lengths.max())]
-        if self.embedding is not None:
-            x = self.embedding(x)
-        out, _ = self.rnn(x)
-        return self.dropout(out)
+        return self.dropout(self.encoder(x, lengths))
 
     def forward(self, x, lengths, return_steps: bool = True):
         """Class log-probabilities at each sequence's last step (and all steps).

@@ -1,22 +1,20 @@
 """Siamese / two-tower pair estimators, the pair-matrix helpers and their
 torch building blocks."""
 
+from ..exceptions import CollapsedEmbeddingWarning, NegativePairsWarning
 from ._estimators import (
-    CollapsedEmbeddingWarning,
-    NegativePairsWarning,
     SiamesePairClassifier,
     SiamesePairRegressor,
     split_pairs,
     stack_pairs,
 )
 from ._modules import (
-    LSTMTower,
     MLPTower,
+    SequenceTower,
     SiameseNetwork,
     SiamesePairLoss,
     SimilarityReadout,
     VerificationReadout,
-    compact_tokens,
     contrastive_loss,
     cosine_mse_loss,
     cosine_similarity,
@@ -25,16 +23,15 @@ from ._modules import (
 
 __all__ = [
     "CollapsedEmbeddingWarning",
-    "LSTMTower",
     "MLPTower",
     "NegativePairsWarning",
+    "SequenceTower",
     "SiameseNetwork",
     "SiamesePairClassifier",
     "SiamesePairLoss",
     "SiamesePairRegressor",
     "SimilarityReadout",
     "VerificationReadout",
-    "compact_tokens",
     "contrastive_loss",
     "cosine_mse_loss",
     "cosine_similarity",

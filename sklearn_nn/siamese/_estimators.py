@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 import torch
@@ -13,7 +12,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_array,
+    check_consistent_length,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
@@ -25,11 +26,21 @@ from .._base import (
     _to_numpy,
     fill_doc,
 )
-from .._layers import ACTIVATIONS, layer_sizes
+from .._layers import ACTIVATIONS, POOLINGS, layer_sizes
+from .._sequences import (
+    PaddedSequences,
+    check_padding_value,
+    is_pair_list,
+    read_float_sequences,
+    read_token_sequences,
+    warn_inner_token_zeros,
+    warn_zero_padding,
+)
+from ..exceptions import CollapsedEmbeddingWarning, NegativePairsWarning, _warn
 from ._modules import (
     DISTANCES,
-    LSTMTower,
     MLPTower,
+    SequenceTower,
     SiameseNetwork,
     SiamesePairLoss,
     SimilarityReadout,
@@ -40,17 +51,11 @@ from ._modules import (
 # negatives='auto' tops the data up when fewer than this fraction of the
 # (weighted) training pairs are dissimilar
 _MIN_DISSIMILAR_FRACTION = 0.1
-# embeddings whose spread across samples (see _spread) is below this count as
+# embeddings whose spread across items (see _spread) is below this count as
 # collapsed
 _COLLAPSE_TOLERANCE = 0.05
-
-
-class NegativePairsWarning(UserWarning):
-    """Dissimilar pairs were generated because the data had too few."""
-
-
-class CollapsedEmbeddingWarning(UserWarning):
-    """Training ended with (nearly) the same embedding for every item."""
+# pairs of different items drawn to measure the spread
+_SPREAD_PAIRS = 2000
 
 
 def stack_pairs(X_left, X_right):
@@ -150,20 +155,31 @@ def _resolve_n_left(n_features, n_left_features, name):
     return k
 
 
-def _spread(embedding, scale=None):
-    """Root-mean-square distance of the rows to their mean.
+def _spread(embedding, distance="euclidean", scale=1.0):
+    """Mean distance between the embeddings of *different* items.
 
-    Divided by ``scale`` when given (the margin of a euclidean contrastive
-    loss: dissimilar pairs are meant to be that far apart); with no scale the
-    rows are normalised to unit length first (the cosine losses ignore the
-    norm), so the result is in [0, 1].
+    Identical rows (the same item in several pairs) are counted once; the
+    distance is taken over up to ``_SPREAD_PAIRS`` random pairs of distinct
+    rows (a fixed local seed: the result is deterministic). 'euclidean' is
+    ``||a - b|| / scale`` (the scale is the contrastive margin: dissimilar
+    pairs are meant to be that far apart); 'cosine' is the cosine distance
+    ``1 - cos(a, b)``, scale-free, about 1 for unrelated directions and 0
+    when every item points the same way. Returns None with fewer than two
+    distinct items.
     """
-    if scale is None:
-        norm = np.linalg.norm(embedding, axis=1, keepdims=True)
-        embedding = embedding / np.maximum(norm, 1e-12)
-        scale = 1.0
-    centred = (embedding - embedding.mean(axis=0)).ravel()
-    return float(np.sqrt(np.dot(centred, centred) / len(embedding)) / scale)
+    items = np.unique(np.asarray(embedding, dtype=np.float64), axis=0)
+    m = len(items)
+    if m < 2:
+        return None
+    rng = np.random.RandomState(0)
+    first = rng.randint(m, size=_SPREAD_PAIRS)
+    other = (first + rng.randint(1, m, size=_SPREAD_PAIRS)) % m
+    a, b = items[first], items[other]
+    if distance == "cosine":
+        norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+        cos = np.einsum("ij,ij->i", a, b) / np.maximum(norms, 1e-12)
+        return float(np.mean(1.0 - cos))
+    return float(np.mean(np.linalg.norm(a - b, axis=1)) / scale)
 
 
 def _platt_scaling(score, positive, weight=None, max_iter=100):
@@ -225,7 +241,7 @@ def _platt_scaling(score, positive, weight=None, max_iter=100):
 
 _SIAMESE_CONSTRAINTS = {
     "n_left_features": [Interval(numbers.Integral, 1, None, closed="left"), None],
-    "tower": [StrOptions({"mlp", "lstm"})],
+    "tower": [StrOptions({"mlp", "lstm", "gru"})],
     "shared_weights": ["boolean"],
     "hidden_layer_sizes": ["array-like"],
     "activation": [StrOptions(set(ACTIVATIONS))],
@@ -233,6 +249,10 @@ _SIAMESE_CONSTRAINTS = {
     "vocab_size": [Interval(numbers.Integral, 2, None, closed="left"), None],
     "token_embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
     "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    "pooling": [StrOptions(set(POOLINGS))],
+    "conv_filters": ["array-like"],
+    "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    "padding_value": [numbers.Real, None],
     "distance": [StrOptions(set(DISTANCES))],
     "margin": [Interval(numbers.Real, 0, None, closed="neither")],
     "negatives": [StrOptions({"auto", "none"})],
@@ -240,33 +260,173 @@ _SIAMESE_CONSTRAINTS = {
 }
 
 
+class PairSequences:
+    """The left and right items of sequence pairs (two :class:`PaddedSequences`)."""
+
+    def __init__(self, left: PaddedSequences, right: PaddedSequences):
+        self.left = left
+        self.right = right
+
+    def __len__(self):
+        return len(self.left)
+
+    def take(self, left_index, right_index):
+        """Pairs ``(left[left_index[i]], right[right_index[i]])``."""
+        return PairSequences(self.left.take(left_index), self.right.take(right_index))
+
+
 class _SiameseMixin(TransformerMixin):
-    """What the two pair estimators share: the pair layout, the towers,
+    """What the two pair estimators share: the pair layouts, the towers,
     negative generation, the collapse check, ``transform`` and ``embed``."""
 
     # ------------------------------------------------------------ validation
+    @property
+    def _sequence_tower(self):
+        return self.tower != "mlp"
+
     def _validate_fit_data(self, X, y, *, reset):
+        if reset:
+            self._check_tower_parameters()
+        if self._sequence_tower:
+            return self._read_pairs(X, reset=reset, y=y)
+        if is_pair_list(X):
+            raise ValueError(self._pair_list_message())
         X, y = validate_data(
             self,
             X,
             y,
             reset=reset,
-            dtype=self._X_dtype(),
+            dtype=(np.float64, np.float32),
             order="C",
             **self._y_validation_kwargs(),
         )
         if reset:
             self.n_left_features_ = self._resolve_split(X.shape[1])
-        return self._check_tokens(X, reset=reset), y
+        return X, y
 
     def _validate_X(self, X, *, reset):
-        if self.tower == "mlp":
-            return super()._validate_X(X, reset=reset)
-        X = validate_data(self, X, reset=reset, dtype="numeric", order="C")
-        return self._check_tokens(X, reset=False)
+        if self._sequence_tower:
+            return self._read_pairs(X, reset=reset)[0]
+        if is_pair_list(X):
+            raise ValueError(self._pair_list_message())
+        return super()._validate_X(X, reset=reset)
 
-    def _X_dtype(self):
-        return (np.float64, np.float32) if self.tower == "mlp" else "numeric"
+    def _pair_list_message(self):
+        return (
+            "X is a list of (left, right) pairs of sequences, but tower='mlp' "
+            "embeds fixed-width feature vectors given as the pair matrix "
+            "[left features | right features]. Use tower='gru' or tower='lstm' "
+            "for pairs of sequences."
+        )
+
+    def _check_tower_parameters(self):
+        tokens = self.vocab_size is not None
+        if tokens and not self._sequence_tower:
+            raise ValueError(
+                f"vocab_size={self.vocab_size} reads token sequences, which need "
+                "a sequence tower (tower='gru' or tower='lstm'), but tower='mlp'."
+            )
+        self._padding_value = check_padding_value(self.padding_value, tokens=tokens)
+        if self._padding_value is not None and not self._sequence_tower:
+            raise ValueError(
+                "padding_value marks padding in sequences, which need a sequence "
+                "tower (tower='gru' or tower='lstm'), but tower='mlp'."
+            )
+        layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        layer_sizes(self.conv_filters, "conv_filters")
+
+    def _read_side(self, X_side, name, *, reset):
+        """One side's items -> :class:`PaddedSequences` (the shared layer)."""
+        if self.vocab_size is not None:
+            seqs = read_token_sequences(X_side, vocab_size=self.vocab_size, name=name)
+            if reset:
+                warn_inner_token_zeros(seqs, type(self).__name__, name)
+            return seqs
+        seqs = read_float_sequences(
+            X_side,
+            name=name,
+            dtype=self._numpy_dtype,
+            padding_value=self._padding_value,
+        )
+        if reset and self._padding_value is None:
+            warn_zero_padding(seqs, type(self).__name__, name)
+        return seqs
+
+    def _read_pairs(self, X, *, reset, y=None):
+        """Pairs of sequences (a pair list or a pair matrix) -> PairSequences."""
+        name = type(self).__name__
+        if is_pair_list(X):
+            for i, pair in enumerate(X):
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise ValueError(
+                        f"X[{i}] is not a (left, right) pair: a list of pairs of "
+                        "sequences needs two sequences in every entry."
+                    )
+            left = self._read_side([p[0] for p in X], "X (left items)", reset=reset)
+            right = self._read_side([p[1] for p in X], "X (right items)", reset=reset)
+            widths = left.n_channels, right.n_channels
+            if reset:
+                self._pair_layout = "list"
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            elif widths != self._channels:
+                raise ValueError(
+                    f"X has pairs with {widths[0]} and {widths[1]} channels per "
+                    f"step, but {name} was fitted with {self._channels[0]} "
+                    f"and {self._channels[1]}."
+                )
+            if y is not None:
+                y = column_or_1d(y, warn=True)
+                check_consistent_length(left, y)
+        else:
+            if not reset and self._pair_layout == "list":
+                if getattr(X, "ndim", None) == 2 and self._channels == (1, 1):
+                    # univariate sequences: split like the pair matrix
+                    X = np.asarray(X)
+                    k = X.shape[1] // 2
+                    X = [(row[:k], row[k:]) for row in X]
+                    return self._read_pairs(X, reset=False)
+                raise ValueError(
+                    f"{name} was fitted on a list of (left, right) pairs of "
+                    "sequences; pass X in that form."
+                )
+            tokens = self.vocab_size is not None
+            kwargs = dict(
+                reset=reset,
+                dtype="numeric" if tokens else np.float64,
+                ensure_all_finite=True if tokens else "allow-nan",
+            )
+            if y is None:
+                X = validate_data(self, X, **kwargs)
+            else:
+                X, y = validate_data(
+                    self, X, y, **kwargs, **self._y_validation_kwargs()
+                )
+            if reset:
+                self._pair_layout = "matrix"
+                self.n_left_features_ = self._resolve_split(X.shape[1])
+            k = self.n_left_features_
+            left = self._read_side(X[:, :k], "X (left items)", reset=reset)
+            right = self._read_side(X[:, k:], "X (right items)", reset=reset)
+            widths = left.n_channels, right.n_channels
+        if reset:
+            if self.shared_weights and widths[0] != widths[1]:
+                raise ValueError(
+                    "shared_weights=True embeds both items with the same tower, so "
+                    f"their steps need the same number of channels, but the left "
+                    f"items have {widths[0]} and the right items {widths[1]}. Use "
+                    "shared_weights=False for two towers."
+                )
+            self._channels = widths
+            if self._pair_layout == "list":
+                self.n_left_features_ = widths[0]
+                self.n_features_in_ = widths[0] + widths[1]
+            if self.vocab_size is not None:
+                self.vocab_size_ = int(self.vocab_size)
+        return PairSequences(left, right), y
+
+    def _side_widths(self):
+        return self.n_left_features_, self.n_features_in_ - self.n_left_features_
 
     def _resolve_split(self, n_features):
         k = _resolve_n_left(n_features, self.n_left_features, name="X")
@@ -280,59 +440,39 @@ class _SiameseMixin(TransformerMixin):
             )
         return k
 
-    def _check_tokens(self, X, *, reset, name="X"):
-        """Token ids for tower='lstm' (a no-op for the MLP tower)."""
-        if self.tower == "mlp":
-            return X
-        if not np.issubdtype(X.dtype, np.integer) and not np.array_equal(
-            X, np.round(X)
-        ):
-            raise ValueError(
-                f"{name} must hold integer token ids (0 = padding) when "
-                "tower='lstm', but it has non-integer values."
-            )
-        low, high = (X.min(), X.max()) if X.size else (0, 0)
-        if reset:
-            self.vocab_size_ = (
-                int(self.vocab_size)
-                if self.vocab_size is not None
-                else max(int(high) + 1, 2)
-            )
-        if low < 0 or high >= self.vocab_size_:
-            raise ValueError(
-                f"{name} must hold token ids in [0, {self.vocab_size_}) (0 = "
-                f"padding, vocab_size={self.vocab_size_}) when tower='lstm'; got "
-                f"values in [{low}, {high}]."
-            )
-        return X.astype(np.int64, copy=False)
-
-    def _side_tensor(self, X_side):
-        if self.tower == "mlp":
-            return _as_tensor(X_side, self._numpy_dtype)
-        return torch.from_numpy(np.asarray(X_side, dtype=np.int64))
+    def _side_inputs(self, seqs: PaddedSequences):
+        values = torch.from_numpy(seqs.values)
+        return values, torch.from_numpy(seqs.lengths)
 
     def _make_inputs(self, X):
+        if isinstance(X, PairSequences):
+            left, left_lengths = self._side_inputs(X.left)
+            right, right_lengths = self._side_inputs(X.right)
+            return left, right, left_lengths, right_lengths
         # one conversion of the whole pair matrix; the sides are views of it
-        # (row-strided, which the linear layers and embeddings read directly)
+        # (row-strided, which the linear layers read directly)
         k = self.n_left_features_
-        pairs = self._side_tensor(X)
+        pairs = _as_tensor(X, self._numpy_dtype)
         return pairs[:, :k], pairs[:, k:]
 
     # ----------------------------------------------------------------- module
     def _build_network(self):
-        k = self.n_left_features_
-        widths = {"left": k, "right": self.n_features_in_ - k}
-
         def tower(side):
-            if self.tower == "lstm":
-                return LSTMTower(
-                    self.vocab_size_,
-                    self.token_embedding_dim,
-                    self.hidden_size,
-                    self.embedding_dim,
+            if self._sequence_tower:
+                return SequenceTower(
+                    self._channels[0 if side == "left" else 1],
+                    hidden_size=self.hidden_size,
+                    embedding_dim=self.embedding_dim,
+                    cell=self.tower,
+                    pooling=self.pooling,
+                    vocab_size=self.vocab_size,
+                    token_embedding_dim=self.token_embedding_dim,
+                    conv_filters=layer_sizes(self.conv_filters, "conv_filters"),
+                    conv_kernel_size=self.conv_kernel_size,
                 )
+            k = self.n_left_features_
             return MLPTower(
-                widths[side],
+                k if side == "left" else self.n_features_in_ - k,
                 layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"),
                 self.embedding_dim,
                 self.activation,
@@ -348,13 +488,20 @@ class _SiameseMixin(TransformerMixin):
         self._check_training_pairs(similar, weight)
         n_new = self._n_negatives(similar, weight)
         if n_new:
-            rows = np.arange(len(X)) if weight is None else np.flatnonzero(weight > 0)
+            n = len(X)
+            rows = np.arange(n) if weight is None else np.flatnonzero(weight > 0)
             m = len(rows)
             first = rng.randint(m, size=n_new)
             other = (first + rng.randint(1, m, size=n_new)) % m
-            k = self.n_left_features_
-            X_new = np.hstack([X[rows[first], :k], X[rows[other], k:]])
-            X = np.concatenate([X, X_new])
+            # the given pairs, then the left item of one pair with the right
+            # item of another
+            left_index = np.concatenate([np.arange(n), rows[first]])
+            right_index = np.concatenate([np.arange(n), rows[other]])
+            if isinstance(X, PairSequences):
+                X = X.take(left_index, right_index)
+            else:
+                k = self.n_left_features_
+                X = np.hstack([X[left_index, :k], X[right_index, k:]])
             target = np.concatenate([target, self._dissimilar_target(n_new)])
             if weight is not None:
                 weight = np.concatenate([weight, np.full(n_new, weight[rows].mean())])
@@ -372,7 +519,7 @@ class _SiameseMixin(TransformerMixin):
         if fraction >= _MIN_DISSIMILAR_FRACTION or n_rows < 2:
             return 0
         n_new = max(1, int(round(self.negative_ratio * n_rows)))
-        warnings.warn(
+        _warn(
             f"{type(self).__name__}: only {fraction:.1%} of the training pairs "
             f"are dissimilar, so {n_new} dissimilar pairs were generated by "
             "re-pairing the left item of one pair with the right item of another "
@@ -380,8 +527,6 @@ class _SiameseMixin(TransformerMixin):
             "dissimilar pairs the embeddings collapse to one point. Pass "
             "negatives='none' to train on the given pairs only.",
             NegativePairsWarning,
-            # user code -> fit -> fit wrapper -> base fit -> _fit -> hook -> here
-            stacklevel=7,
         )
         return n_new
 
@@ -396,26 +541,40 @@ class _SiameseMixin(TransformerMixin):
     def _after_fit(self, output, target, weight):
         """Hook run after training with the module's output on the pairs."""
 
+    def _collapse_distance(self):
+        """The distance the loss trains, and its scale, for the spread."""
+        if self._loss_name() == "contrastive" and self.distance == "euclidean":
+            return "euclidean", self.margin
+        # the cosine losses see directions only
+        return "cosine", 1.0
+
     def _check_collapse(self, e_left, e_right):
-        euclidean = self._loss_name() == "contrastive" and self.distance == "euclidean"
-        scale = self.margin if euclidean else None
-        ratios = {"left": _spread(e_left, scale), "right": _spread(e_right, scale)}
-        self.embedding_spread_ = min(ratios.values())
-        collapsed = [s for s, r in ratios.items() if r < _COLLAPSE_TOLERANCE]
-        if len(e_left) < 2 or not collapsed:
+        distance, scale = self._collapse_distance()
+        spreads = {
+            side: _spread(e, distance, scale)
+            for side, e in (("left", e_left), ("right", e_right))
+        }
+        known = [v for v in spreads.values() if v is not None]
+        self.embedding_spread_ = min(known) if known else None
+        collapsed = [
+            s for s, v in spreads.items() if v is not None and v < _COLLAPSE_TOLERANCE
+        ]
+        if not collapsed:
             return
-        warnings.warn(
+        what = (
+            "mean cosine distance" if distance == "cosine" else "mean distance / margin"
+        )
+        _warn(
             f"{type(self).__name__}: the {' and '.join(collapsed)} embeddings "
-            "collapsed: every training item was mapped to (nearly) the same "
-            f"vector (embedding_spread_ = {self.embedding_spread_:.2g}), so "
-            "the model cannot tell pairs apart. The usual cause is training on "
-            "similar pairs only, which the loss rewards by mapping everything to "
-            "one point: add dissimilar pairs, or keep negatives='auto' so that "
-            "they are generated. A target that does not depend on the items "
-            "has the same effect.",
+            "collapsed: different training items were mapped to (nearly) the "
+            f"same {'direction' if distance == 'cosine' else 'vector'} "
+            f"(embedding_spread_ = {self.embedding_spread_:.2g}, the {what} "
+            "between different items), so the model cannot tell pairs apart. "
+            "The usual cause is training on similar pairs only, which the loss "
+            "rewards by mapping everything to one point: add dissimilar pairs, "
+            "or keep negatives='auto' so that they are generated. A target that "
+            "does not depend on the items has the same effect.",
             CollapsedEmbeddingWarning,
-            # user code -> fit -> fit wrapper -> base fit -> _fit -> hook -> here
-            stacklevel=7,
         )
 
     # ---------------------------------------------------------------- outputs
@@ -424,8 +583,8 @@ class _SiameseMixin(TransformerMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, n_features)
-            Pairs ``[left features | right features]``.
+        X : array-like of shape (n_pairs, n_features), or list of pairs
+            Pairs, in a format of :meth:`fit`.
 
         Returns
         -------
@@ -440,10 +599,14 @@ class _SiameseMixin(TransformerMixin):
 
         Parameters
         ----------
-        X_side : array-like of shape (n_items, n_side_features)
-            Items of one side: ``n_left_features_`` columns for the left side,
-            ``n_features_in_ - n_left_features_`` for the right side (token
-            towers take any number of 0-padded columns).
+        X_side : array-like or list of array-like
+            Items of one side. MLP towers: an array of shape (n_items,
+            n_side_features), with ``n_left_features_`` columns for the left
+            side and ``n_features_in_ - n_left_features_`` for the right side.
+            Sequence towers: sequences in any format of the sequence layer
+            (a list of arrays of shape (T_i,) or (T_i, n_channels), a 2-D
+            array of univariate sequences or token ids, a 3-D array), of any
+            length.
         side : {'left', 'right'}, default='left'
             Which tower to use (the same one when ``shared_weights=True``).
 
@@ -454,28 +617,31 @@ class _SiameseMixin(TransformerMixin):
         check_is_fitted(self)
         if side not in ("left", "right"):
             raise ValueError(f"side must be 'left' or 'right', got {side!r}.")
-        X_side = check_array(X_side, dtype=self._X_dtype(), input_name="X_side")
-        width = self.n_left_features_
-        if side == "right":
-            width = self.n_features_in_ - width
-        if self.tower == "mlp" and X_side.shape[1] != width:
-            raise ValueError(
-                f"X_side has {X_side.shape[1]} features, but the {side} items of "
-                f"{type(self).__name__} have {width} (n_left_features_="
-                f"{self.n_left_features_}, n_features_in_={self.n_features_in_})."
-            )
-        X_side = self._check_tokens(X_side, reset=False, name="X_side")
-        tensor = self._side_tensor(X_side)
         net = self.net_
         tower = net.module_.network.tower(side)
-        net._set_training(False)
-        size = self._inference_batch_size
-        with torch.inference_mode():
-            chunks = [
-                tower(tensor[i : i + size].to(net.device))
-                for i in range(0, len(tensor), size)
-            ]
-        return _to_numpy(torch.cat(chunks))
+        width = self._side_widths()[0 if side == "left" else 1]
+        if self._sequence_tower:
+            seqs = self._read_side(X_side, "X_side", reset=False)
+            channels = self._channels[0 if side == "left" else 1]
+            if seqs.n_channels != channels:
+                raise ValueError(
+                    f"X_side has {seqs.n_channels} channels per step, but the "
+                    f"{side} items of {type(self).__name__} have {channels}."
+                )
+            inputs = self._side_inputs(seqs)
+        else:
+            X_side = check_array(
+                X_side, dtype=(np.float64, np.float32), input_name="X_side"
+            )
+            if X_side.shape[1] != width:
+                raise ValueError(
+                    f"X_side has {X_side.shape[1]} features, but the {side} items "
+                    f"of {type(self).__name__} have {width} (n_left_features_="
+                    f"{self.n_left_features_}, n_features_in_={self.n_features_in_})."
+                )
+            inputs = (_as_tensor(X_side, self._numpy_dtype),)
+        inputs = tuple(t.to(net.device) for t in inputs)
+        return _to_numpy(net.infer_all(inputs, self._inference_batch_size, tower))
 
     def set_output(self, *, transform=None):
         """Set the output container of ``transform`` and ``fit_transform``.
@@ -516,20 +682,23 @@ class _SiameseMixin(TransformerMixin):
 
 
 _PAIR_PARAMETERS_DOC = """n_left_features : int or None, default=None
-        Number of columns of ``X`` that hold the left item; the remaining ones
-        hold the right item. None splits ``X`` into two equal halves (an odd
-        number of columns is then an error).
-    tower : {'mlp', 'lstm'}, default='mlp'
+        Pair matrix only: number of columns of ``X`` that hold the left item;
+        the remaining ones hold the right item. None splits ``X`` into two
+        equal halves (an odd number of columns is then an error). Ignored
+        for a list of ``(left, right)`` pairs.
+    tower : {'mlp', 'gru', 'lstm'}, default='mlp'
         'mlp': each item is a dense feature vector embedded by a feed-forward
-        network (``hidden_layer_sizes``, ``activation``). 'lstm': each item is
-        a sequence of integer token ids, 0 being padding (dropped wherever it
-        is), embedded by ``Embedding(vocab_size, token_embedding_dim) ->
-        LSTM(hidden_size) -> Linear(embedding_dim)``.
+        network (``hidden_layer_sizes``, ``activation``). 'gru' / 'lstm': each
+        item is a sequence -- float values (univariate or multichannel, of
+        any length) or, with ``vocab_size``, integer token ids -- read by
+        ``[Embedding ->] [causal Conv1d ->] GRU/LSTM(hidden_size)``, pooled
+        over its real steps (``pooling``) and projected to ``embedding_dim``.
+        See :ref:`sequence_input` for the formats and padding rules.
     shared_weights : bool, default=True
-        True: one tower embeds both items (a siamese network; with
-        ``tower='mlp'`` both items need the same width). False: two towers
-        with their own weights, and the items may differ in width (e.g. 52
-        tokens on the left and 600 on the right).
+        True: one tower embeds both items (a siamese network; both items need
+        the same width, or the same channels per step). False: two towers
+        with their own weights, and the items may differ (e.g. 52 tokens on
+        the left and 600 on the right).
     hidden_layer_sizes : array-like of int, default=(64,)
         Hidden layer widths of an MLP tower.
     activation : {'relu', 'tanh', 'logistic', 'gelu', 'identity'}, default='relu'
@@ -537,19 +706,33 @@ _PAIR_PARAMETERS_DOC = """n_left_features : int or None, default=None
     embedding_dim : int, default=16
         Width of each item's embedding.
     vocab_size : int or None, default=None
-        Number of token ids of an LSTM tower (tokens are ``0 .. vocab_size -
-        1``); None takes the largest id in the training ``X`` plus one.
+        Sequence towers: set it to read integer token ids in ``[0,
+        vocab_size)``, 0 being padding wherever it is (Keras' ``mask_zero``);
+        None reads float sequences.
     token_embedding_dim : int, default=32
-        Width of the token embedding of an LSTM tower.
+        Width of the token embedding (``vocab_size`` set only).
     hidden_size : int, default=64
-        State width of an LSTM tower."""
+        State width of a sequence tower.
+    pooling : {'mean', 'last', 'max'}, default='mean'
+        How a sequence tower turns its per-step states into one vector: the
+        mean or the element-wise maximum over the real steps, or the state
+        after the last real step. Padding never counts.
+    conv_filters : array-like of int, default=()
+        Sequence towers: output channels of causal convolution layers run
+        before the recurrent layer (``()`` for none).
+    conv_kernel_size : int, default=5
+        Kernel size of those convolutions.
+    padding_value : float or None, default=None
+        Float sequences: trailing steps whose every channel equals it are
+        padding (Keras' ``Masking(mask_value)``); trailing all-NaN steps are
+        padding in any case."""
 
 _NEGATIVES_DOC = """negatives : {'auto', 'none'}, default='auto'
         'auto': when fewer than 10% of the (weighted) training pairs are
         dissimilar, add ``negative_ratio * n_pairs`` dissimilar pairs made by
         re-pairing the left item of one random pair with the right item of
         another (drawn from ``random_state``), and say so with a
-        :class:`~sklearn_nn.siamese.NegativePairsWarning`. 'none': train on
+        :class:`~sklearn_nn.exceptions.NegativePairsWarning`. 'none': train on
         the given pairs only.
     negative_ratio : float, default=1.0
         Number of generated dissimilar pairs per training pair."""
@@ -561,14 +744,16 @@ _PAIR_ATTRIBUTES_DOC = """n_features_in_ : int
     n_left_features_ : int
         Number of columns of the left item.
     vocab_size_ : int
-        Number of token ids (``tower='lstm'`` only).
-    embedding_spread_ : float
-        Spread of the training items' embeddings across samples (the smaller
-        of the two sides): the root-mean-square distance to their mean,
-        divided by ``margin`` for the euclidean contrastive loss, or of the
-        unit-length embeddings for the cosine losses. Healthy embeddings
-        score around 0.5 to 1; below 0.05 they count as collapsed, which
-        triggers a :class:`~sklearn_nn.siamese.CollapsedEmbeddingWarning`.
+        Number of token ids (token sequences only).
+    embedding_spread_ : float or None
+        Spread of the training items' embeddings (the smaller of the two
+        sides): the mean distance between the embeddings of different items,
+        divided by ``margin`` for the euclidean contrastive loss, or the mean
+        cosine distance ``1 - cos`` for the cosine losses (scale-free).
+        Healthy embeddings score around 0.5 or more; below 0.05 they count as
+        collapsed, which triggers a
+        :class:`~sklearn_nn.exceptions.CollapsedEmbeddingWarning`. None when
+        a side has fewer than two distinct items.
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
@@ -699,6 +884,10 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
         vocab_size=None,
         token_embedding_dim=32,
         hidden_size=64,
+        pooling="mean",
+        conv_filters=(),
+        conv_kernel_size=5,
+        padding_value=None,
         loss="cosine_mse",
         distance="euclidean",
         margin=1.0,
@@ -745,6 +934,10 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
         self.vocab_size = vocab_size
         self.token_embedding_dim = token_embedding_dim
         self.hidden_size = hidden_size
+        self.pooling = pooling
+        self.conv_filters = conv_filters
+        self.conv_kernel_size = conv_kernel_size
+        self.padding_value = padding_value
         self.loss = loss
         self.distance = distance
         self.margin = margin
@@ -757,12 +950,14 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, n_features)
-            One pair per row: the left item's ``n_left_features`` columns
-            followed by the right item's (see
-            :func:`~sklearn_nn.siamese.stack_pairs`). Dense float features
-            with ``tower='mlp'``; integer token ids, 0 being padding, with
-            ``tower='lstm'``.
+        X : array-like of shape (n_pairs, n_features), or list of pairs
+            The pair matrix, one pair per row: the left item's
+            ``n_left_features`` columns followed by the right item's (see
+            :func:`~sklearn_nn.siamese.stack_pairs`) -- dense float features
+            with ``tower='mlp'``; univariate sequences (trailing NaN padding)
+            or token ids with a sequence tower. Or, with a sequence tower, a
+            list of ``(left, right)`` tuples of sequences, each of shape
+            ``(T_i,)`` or ``(T_i, n_channels)`` (token ids: ``(T_i,)``).
         y : array-like of shape (n_pairs,)
             Similarity of each pair, on the scale ``target_range`` (``low``
             for unrelated, ``high`` for identical items).
@@ -847,8 +1042,8 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, n_features)
-            Pairs ``[left features | right features]``.
+        X : array-like of shape (n_pairs, n_features), or list of pairs
+            Pairs, in a format of :meth:`fit`.
 
         Returns
         -------
@@ -974,6 +1169,10 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
         vocab_size=None,
         token_embedding_dim=32,
         hidden_size=64,
+        pooling="mean",
+        conv_filters=(),
+        conv_kernel_size=5,
+        padding_value=None,
         distance="euclidean",
         margin=1.0,
         positive_label=None,
@@ -1020,6 +1219,10 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
         self.vocab_size = vocab_size
         self.token_embedding_dim = token_embedding_dim
         self.hidden_size = hidden_size
+        self.pooling = pooling
+        self.conv_filters = conv_filters
+        self.conv_kernel_size = conv_kernel_size
+        self.padding_value = padding_value
         self.distance = distance
         self.margin = margin
         self.positive_label = positive_label
@@ -1111,12 +1314,14 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, n_features)
-            One pair per row: the left item's ``n_left_features`` columns
-            followed by the right item's (see
-            :func:`~sklearn_nn.siamese.stack_pairs`). Dense float features
-            with ``tower='mlp'``; integer token ids, 0 being padding, with
-            ``tower='lstm'``.
+        X : array-like of shape (n_pairs, n_features), or list of pairs
+            The pair matrix, one pair per row: the left item's
+            ``n_left_features`` columns followed by the right item's (see
+            :func:`~sklearn_nn.siamese.stack_pairs`) -- dense float features
+            with ``tower='mlp'``; univariate sequences (trailing NaN padding)
+            or token ids with a sequence tower. Or, with a sequence tower, a
+            list of ``(left, right)`` tuples of sequences, each of shape
+            ``(T_i,)`` or ``(T_i, n_channels)`` (token ids: ``(T_i,)``).
         y : array-like of shape (n_pairs,)
             Two labels, one of which (``positive_label``) means "similar".
         sample_weight : array-like of shape (n_pairs,), default=None
@@ -1136,8 +1341,8 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, n_features)
-            Pairs ``[left item | right item]``, as in :meth:`fit`.
+        X : array-like of shape (n_pairs, n_features), or list of pairs
+            Pairs, in a format of :meth:`fit`.
 
         Returns
         -------
@@ -1152,8 +1357,8 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, n_features)
-            Pairs ``[left item | right item]``, as in :meth:`fit`.
+        X : array-like of shape (n_pairs, n_features), or list of pairs
+            Pairs, in a format of :meth:`fit`.
 
         Returns
         -------
@@ -1170,8 +1375,8 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, n_features)
-            Pairs ``[left item | right item]``, as in :meth:`fit`.
+        X : array-like of shape (n_pairs, n_features), or list of pairs
+            Pairs, in a format of :meth:`fit`.
 
         Returns
         -------

@@ -16,11 +16,10 @@ Similar pairs are pulled together; dissimilar pairs are pushed apart until
 they are ``margin`` away. Without dissimilar pairs nothing stops every input
 from being mapped to the same point (a collapse): the loss is then zero.
 
-Token towers read integer token sequences in which 0 is padding. Padding is
-dropped wherever it occurs (left, right or inside a row): the non-zero
-tokens of a row are moved to the front in their original order and the
-LSTM's state after the last real token is the sequence summary, so adding
-zeros to a row never changes its embedding.
+Sequence towers (:class:`SequenceTower`) read zero-padded float sequences or
+token ids together with their lengths (``sklearn_nn._sequences`` makes both
+from user input) and pool the per-step states of a recurrent encoder over
+the real steps only, so padding never changes an embedding.
 
 Example, in a plain torch loop::
 
@@ -41,16 +40,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._layers import make_mlp, weighted_mean
+from .._layers import POOLINGS, SequenceEncoder, make_mlp, pool_steps, weighted_mean
 
 __all__ = [
-    "LSTMTower",
     "MLPTower",
+    "SequenceTower",
     "SiameseNetwork",
     "SiamesePairLoss",
     "SimilarityReadout",
     "VerificationReadout",
-    "compact_tokens",
     "contrastive_loss",
     "cosine_mse_loss",
     "cosine_similarity",
@@ -89,72 +87,76 @@ class MLPTower(nn.Module):
         return self.net(x)
 
 
-def compact_tokens(tokens: torch.Tensor):
-    """Drop the 0 (padding) tokens of each row.
+class SequenceTower(nn.Module):
+    """A sequence tower: [tokens ->] [conv ->] LSTM/GRU -> pool -> Linear.
 
-    Moves each row's non-zero tokens to the front, in their original order,
-    and trims the columns that are padding in every row.
-
-    Parameters
-    ----------
-    tokens : LongTensor of shape (n, L)
-        Token ids, 0 = padding.
-
-    Returns
-    -------
-    compact : LongTensor of shape (n, max(1, max length))
-        Right-padded tokens.
-    lengths : LongTensor of shape (n,)
-        Number of non-zero tokens of each row (may be 0).
-    """
-    mask = tokens != 0
-    lengths = mask.sum(dim=1)
-    # a stable sort of the "is padding" flags keeps the tokens' order
-    order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
-    width = max(int(lengths.max()) if lengths.numel() else 0, 1)
-    return tokens.gather(1, order[:, :width]), lengths
-
-
-class LSTMTower(nn.Module):
-    """A token-sequence tower: Embedding -> LSTM -> Linear.
-
-    The embedding of a sequence is the projection of the LSTM's hidden state
-    after its last non-zero token (see :func:`compact_tokens`); a row with no
-    token at all reads one all-zero input vector.
+    A :class:`~sklearn_nn._layers.SequenceEncoder` reads the sequence; its
+    per-step states are pooled over the real steps (``pooling``) and
+    projected to the embedding. Padding never changes an embedding: the
+    encoder is causal and the pooling is masked by the lengths.
 
     Parameters
     ----------
-    vocab_size : int
-        Number of token ids (0 is padding, so real tokens are
-        ``1 .. vocab_size - 1``).
-    token_embedding_dim : int, default=32
-        Width of the token embedding.
+    n_inputs : int
+        Channels per step of float sequences (ignored with ``vocab_size``).
     hidden_size : int, default=64
-        LSTM state width.
+        Width of the recurrent state.
     embedding_dim : int, default=16
         Width of the output embedding.
+    cell : {'lstm', 'gru'}, default='gru'
+    pooling : {'last', 'mean', 'max'}, default='mean'
+        How the per-step states become one vector (see
+        :func:`~sklearn_nn._layers.pool_steps`).
+    vocab_size : int or None, default=None
+        Token sequences: ids in ``[0, vocab_size)``, 0 being padding.
+    token_embedding_dim : int, default=32
+        Width of the token embedding (``vocab_size`` set only).
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    conv_filters : sequence of int, default=()
+        Causal convolution layers before the recurrent layer.
+    conv_kernel_size : int, default=5
+        Kernel size of those convolutions.
+
+    Notes
+    -----
+    ``forward(x, lengths)`` takes zero-padded sequences ``x`` of shape
+    (n, T, n_inputs) -- or (n, T) token ids -- and their lengths (n,), and
+    returns embeddings of shape (n, embedding_dim).
     """
 
     def __init__(
         self,
-        vocab_size: int,
-        token_embedding_dim: int = 32,
+        n_inputs: int,
         hidden_size: int = 64,
         embedding_dim: int = 16,
+        cell: str = "gru",
+        pooling: str = "mean",
+        vocab_size: int | None = None,
+        token_embedding_dim: int = 32,
+        num_layers: int = 1,
+        conv_filters: Sequence[int] = (),
+        conv_kernel_size: int = 5,
     ):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, token_embedding_dim, padding_idx=0)
-        self.lstm = nn.LSTM(token_embedding_dim, hidden_size, batch_first=True)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.encoder = SequenceEncoder(
+            n_inputs,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            cell=cell,
+            vocab_size=vocab_size,
+            embedding_dim=token_embedding_dim,
+            conv_filters=conv_filters,
+            conv_kernel_size=conv_kernel_size,
+        )
+        self.pooling = pooling
         self.projection = nn.Linear(hidden_size, embedding_dim)
 
-    def forward(self, tokens):
-        tokens, lengths = compact_tokens(tokens)
-        states, _ = self.lstm(self.embedding(tokens))
-        # the LSTM is causal: its state at step length-1 does not depend on
-        # the padding after it
-        last = (lengths.clamp(min=1) - 1).view(-1, 1, 1)
-        summary = states.gather(1, last.expand(-1, 1, states.shape[2])).squeeze(1)
-        return self.projection(summary)
+    def forward(self, x, lengths):
+        states = self.encoder(x, lengths)
+        return self.projection(pool_steps(states, lengths, self.pooling))
 
 
 class SiameseNetwork(nn.Module):
@@ -171,7 +173,8 @@ class SiameseNetwork(nn.Module):
     Notes
     -----
     ``forward(left, right)`` returns ``(left_embedding, right_embedding)``,
-    each of shape (n, embedding_dim).
+    each of shape (n, embedding_dim). Sequence towers also take the lengths:
+    ``forward(left, right, left_lengths, right_lengths)``.
     """
 
     def __init__(self, left_tower: nn.Module, right_tower: nn.Module | None = None):
@@ -189,8 +192,13 @@ class SiameseNetwork(nn.Module):
             return self.left_tower
         return self.right_tower
 
-    def forward(self, left, right):
-        return self.tower("left")(left), self.tower("right")(right)
+    def forward(self, left, right, left_lengths=None, right_lengths=None):
+        if left_lengths is None:
+            return self.tower("left")(left), self.tower("right")(right)
+        return (
+            self.tower("left")(left, left_lengths),
+            self.tower("right")(right, right_lengths),
+        )
 
 
 def cosine_similarity(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
@@ -251,13 +259,13 @@ def cosine_mse_loss(cosine: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class _PairReadout(nn.Module):
     """A readout on top of a :class:`SiameseNetwork` (``self.network``)."""
 
-    def forward_train(self, left, right):
+    def forward_train(self, left, right, *lengths):
         """The two embeddings only: all that :class:`SiamesePairLoss` reads.
 
         Training calls this instead of :meth:`forward` (see
         ``sklearn_nn._net``), which skips the readout head.
         """
-        return self.network(left, right)
+        return self.network(left, right, *lengths)
 
 
 class SimilarityReadout(_PairReadout):
@@ -295,8 +303,8 @@ class SimilarityReadout(_PairReadout):
         self.distance = distance
         self.margin = float(margin)
 
-    def forward(self, left, right):
-        e_left, e_right = self.network(left, right)
+    def forward(self, left, right, *lengths):
+        e_left, e_right = self.network(left, right, *lengths)
         if self.readout == "cosine":
             similarity = 0.5 * (1.0 + cosine_similarity(e_left, e_right))
         else:
@@ -345,8 +353,8 @@ class VerificationReadout(_PairReadout):
         self.register_buffer("coef", torch.tensor(-4.0 / float(margin)))
         self.register_buffer("intercept", torch.tensor(2.0))
 
-    def forward(self, left, right):
-        e_left, e_right = self.network(left, right)
+    def forward(self, left, right, *lengths):
+        e_left, e_right = self.network(left, right, *lengths)
         logit = self.coef * pair_distance(e_left, e_right, self.distance)
         logit = logit + self.intercept
         columns = [F.logsigmoid(-logit), F.logsigmoid(logit)]

@@ -1,0 +1,74 @@
+"""Warnings and errors that sklearn_nn users can see and catch.
+
+As :mod:`sklearn.exceptions` does for scikit-learn: import them from here to
+filter a warning (``warnings.filterwarnings("ignore",
+category=ZeroPaddingWarning)``) or to catch an error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+__all__ = [
+    "CollapsedEmbeddingWarning",
+    "InnerPaddingTokenWarning",
+    "NegativePairsWarning",
+    "ZeroPaddingWarning",
+]
+
+
+class ZeroPaddingWarning(UserWarning):
+    """Many sequences end in all-zero steps, but ``padding_value`` is None.
+
+    Zero-padded sequences (Keras' convention) read with ``padding_value=None``
+    count the zeros as real steps. Pass ``padding_value=0.0`` to treat
+    trailing all-zero steps as padding.
+    """
+
+
+class InnerPaddingTokenWarning(UserWarning):
+    """Token sequences hold the padding token 0 between real tokens.
+
+    Token 0 is padding wherever it is (Keras' ``mask_zero=True``) and is
+    skipped; if 0 is a real token in the data, shift every id by one.
+    """
+
+
+class NegativePairsWarning(UserWarning):
+    """Dissimilar pairs were generated because the data had too few."""
+
+
+class CollapsedEmbeddingWarning(UserWarning):
+    """Training ended with (nearly) the same embedding for every item."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# scikit-learn's wrappers between the user's call and ours (``_fit_context``,
+# ``set_output``'s wrapped ``transform``)
+_WRAPPER_FILES = (
+    os.path.join("sklearn", "base.py"),
+    os.path.join("sklearn", "utils", "_set_output.py"),
+)
+
+
+def _warn(message, category):
+    """``warnings.warn`` pointing at the first frame outside sklearn_nn.
+
+    The caller's frame is the user's line that called ``fit`` (or
+    ``predict``), whatever the depth of the call chain inside the package.
+    """
+    # stacklevel=2 is the caller of _warn, whose frame is _getframe(1)
+    level = 2
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        inside = filename.startswith(_PACKAGE_DIR + os.sep) or filename.endswith(
+            _WRAPPER_FILES
+        )
+        if not inside:
+            break
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -1,0 +1,228 @@
+"""Transformers for sequence input, to put in front of the sequence estimators."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._available_if import available_if
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import check_is_fitted
+
+from ._sequences import (
+    check_padding_value,
+    check_sequences,
+    is_pair_list,
+    restore_layout,
+)
+
+__all__ = ["SequenceStandardScaler"]
+
+
+class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Standardise sequences channel by channel, over their real steps only.
+
+    :class:`~sklearn.preprocessing.StandardScaler` cannot scale sequences: it
+    rejects ragged lists and 3-D arrays, and on a 2-D array of univariate
+    sequences it would scale every *step* on its own and count padding as
+    data. This transformer reads every sequence format of sklearn_nn's
+    sequence estimators (see :ref:`sequence_input`) and returns the same
+    format: ragged in, ragged out; padding stays padding (NaN, or
+    ``padding_value``).
+
+    * ``per_sequence=False`` (default): each channel is centred and scaled by
+      its mean and standard deviation over all real steps of all training
+      sequences (``mean_``, ``scale_``); ``transform`` applies them to new
+      sequences.
+    * ``per_sequence=True``: each sequence is z-normalised on its own, channel
+      by channel (the UCR archive's convention); nothing is learned from the
+      training data.
+
+    A channel (or, with ``per_sequence=True``, a sequence's channel) with
+    zero variance is only centred. A list of ``(left, right)`` pairs of
+    sequences (the input of the pair models' sequence towers) is scaled item
+    by item with one set of statistics and returned as pairs, so the scaler
+    also goes in front of :class:`~sklearn_nn.SiamesePairClassifier` and
+    :class:`~sklearn_nn.SiamesePairRegressor` in a Pipeline.
+
+    Read more in the :ref:`User Guide <sequence_input>`.
+
+    Parameters
+    ----------
+    per_sequence : bool, default=False
+        Standardise each sequence with its own statistics instead of the
+        training set's.
+    padding_value : float or None, default=None
+        Trailing steps whose every channel equals it are padding (as are
+        trailing all-NaN steps in any case); they are neither counted nor
+        changed. Use the estimator's ``padding_value``.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_channels,) or None
+        Mean of each channel over the real training steps (None with
+        ``per_sequence=True``).
+    var_ : ndarray of shape (n_channels,) or None
+        Variance of each channel over the real training steps.
+    scale_ : ndarray of shape (n_channels,) or None
+        ``sqrt(var_)``, or 1 for a constant channel.
+    n_features_in_ : int
+        Number of columns of a 2-D ``X`` (univariate sequences, one per row);
+        number of channels of a 3-D or ragged ``X``.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names of a 2-D ``X`` given as a DataFrame with string column
+        names.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : The same for tables of features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nn.preprocessing import SequenceStandardScaler
+    >>> X = [np.array([[1.0, 10.0], [3.0, 30.0]]), np.array([[5.0, 50.0]])]
+    >>> scaler = SequenceStandardScaler().fit(X)
+    >>> scaler.mean_
+    array([ 3., 30.])
+    >>> [x.shape for x in scaler.transform(X)]        # ragged in, ragged out
+    [(2, 2), (1, 2)]
+    >>> padded = np.array([[1.0, 3.0, np.nan], [5.0, np.nan, np.nan]])
+    >>> np.round(scaler.fit_transform(padded), 3)     # NaN padding stays
+    array([[-1.225,  0.   ,    nan],
+           [ 1.225,    nan,    nan]])
+    """
+
+    _parameter_constraints: dict = {
+        "per_sequence": ["boolean"],
+        "padding_value": [numbers.Real, None],
+    }
+
+    def __init__(self, *, per_sequence=False, padding_value=None):
+        self.per_sequence = per_sequence
+        self.padding_value = padding_value
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn each channel's mean and standard deviation.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences: a 2-D array (n_sequences, n_steps) of univariate
+            sequences, a 3-D array (n_sequences, n_steps, n_channels), or a
+            list of arrays of shape (T_i,) or (T_i, n_channels); shorter
+            sequences end in trailing padding.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted scaler.
+        """
+        self._padding_value = check_padding_value(self.padding_value)
+        X = _items(X)
+        seqs, _ = check_sequences(
+            self, X, reset=True, padding_value=self._padding_value
+        )
+        if self.per_sequence:
+            self.mean_ = self.var_ = self.scale_ = None
+            return self
+        values, mask = _masked(seqs)
+        count = mask.sum()
+        self.mean_ = values.sum(axis=(0, 1)) / count
+        self.var_ = (((values - self.mean_) * mask) ** 2).sum(axis=(0, 1)) / count
+        self.scale_ = _safe_scale(self.var_)
+        return self
+
+    def transform(self, X):
+        """Standardise sequences; padding stays padding.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any format of :meth:`fit`.
+
+        Returns
+        -------
+        X_new : ndarray or list of ndarray
+            The same format and shapes as ``X`` (a list for a ragged list, a
+            2-D or 3-D array for an array), float64, with the real steps
+            standardised and the padding steps unchanged.
+        """
+        check_is_fitted(self)
+        pairs = is_pair_list(X)
+        X = _items(X)
+        seqs, _ = check_sequences(
+            self, X, reset=False, padding_value=self._padding_value
+        )
+        if seqs.layout != "table" and (
+            _get_output_config("transform", self)["dense"] != "default"
+        ):
+            raise ValueError(
+                "set_output(transform='pandas'/'polars') only applies to a 2-D X "
+                "(univariate sequences as rows); this X holds 3-D or ragged "
+                "sequences. Use set_output(transform='default')."
+            )
+        values, mask = _masked(seqs)
+        if self.per_sequence:
+            count = mask.sum(axis=1, keepdims=True)
+            mean = values.sum(axis=1, keepdims=True) / count
+            var = (((values - mean) * mask) ** 2).sum(axis=1, keepdims=True) / count
+            scaled = (values - mean) / _safe_scale(var)
+        else:
+            scaled = (values - self.mean_) / self.scale_
+        out = restore_layout(X, seqs, scaled)
+        return list(zip(out[::2], out[1::2])) if pairs else out
+
+    @available_if(lambda self: not self.per_sequence)
+    def inverse_transform(self, X):
+        """Undo :meth:`transform` (only with ``per_sequence=False``, which
+        keeps the statistics).
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Standardised sequences, in any format of :meth:`fit`.
+
+        Returns
+        -------
+        X_original : ndarray or list of ndarray
+            The same format and shapes as ``X``.
+        """
+        check_is_fitted(self)
+        pairs = is_pair_list(X)
+        X = _items(X)
+        seqs, _ = check_sequences(
+            self, X, reset=False, padding_value=self._padding_value
+        )
+        values, _ = _masked(seqs)
+        out = restore_layout(X, seqs, values * self.scale_ + self.mean_)
+        return list(zip(out[::2], out[1::2])) if pairs else out
+
+
+def _items(X):
+    """A list of (left, right) pairs -> the list [left0, right0, left1, ...]."""
+    if not is_pair_list(X):
+        return X
+    return [item for pair in X for item in pair]
+
+
+def _masked(seqs):
+    """Float64 values (n, T, C) and the mask of real steps (n, T, 1)."""
+    values = seqs.values.astype(np.float64, copy=False)
+    mask = np.arange(values.shape[1])[None, :] < seqs.lengths[:, None]
+    return values, mask[:, :, None]
+
+
+def _safe_scale(var):
+    """Standard deviation, with 1 where a channel is (numerically) constant."""
+    scale = np.sqrt(var)
+    return np.where(scale < 10 * np.finfo(np.float64).eps, 1.0, scale)
