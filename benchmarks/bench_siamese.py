@@ -9,7 +9,11 @@ slicing batches, running epoch loss). Scenarios:
 * ``mlp shared``: dense pairs (2 x 64 features), one shared MLP tower;
 * ``mlp separate``: the same data, two towers;
 * ``lstm separate``: the seed's shapes, 52 left and 600 right tokens over a
-  vocabulary of 1000, two Embedding -> LSTM -> Linear towers.
+  vocabulary of 1000, two Embedding -> LSTM -> mean pooling -> Linear towers
+  (:class:`~sklearn_nn.siamese.SequenceTower`). The hand-written loop feeds
+  them the tokens compacted by ``read_token_sequences`` (real tokens first)
+  and the lengths, computed once before the timed loop, as the tensors of
+  the dense scenarios are; the estimator does this inside ``fit``.
 
 The estimator's fit also validates the data, calibrates the classifier
 (Platt scaling on the training pairs' distances) and checks the embeddings
@@ -33,9 +37,10 @@ import numpy as np
 import torch
 
 from sklearn_nn import SiamesePairClassifier
+from sklearn_nn._sequences import read_token_sequences
 from sklearn_nn.siamese import (
-    LSTMTower,
     MLPTower,
+    SequenceTower,
     SiameseNetwork,
     SiamesePairLoss,
     stack_pairs,
@@ -53,7 +58,10 @@ def paired_times(fn_a, fn_b, repeats):
     return float(np.median(times_a)), float(np.median(times_b))
 
 
-def hand_written_fit(left, right, y, make_tower, shared, epochs, batch_size, lr):
+def hand_written_fit(
+    left, right, y, make_tower, shared, epochs, batch_size, lr, lengths=None
+):
+    """Shuffled slicing batches; ``lengths`` = (left, right) for sequence towers."""
     torch.manual_seed(0)
     net = SiameseNetwork(make_tower("left"), None if shared else make_tower("right"))
     criterion = SiamesePairLoss("contrastive", distance="euclidean", margin=1.0)
@@ -64,11 +72,13 @@ def hand_written_fit(left, right, y, make_tower, shared, epochs, batch_size, lr)
     for _ in range(epochs):
         perm = torch.randperm(n)
         L, R, T = left[perm], right[perm], target[perm]
+        lens = () if lengths is None else tuple(x[perm] for x in lengths)
         total = 0.0
         for i in range(0, n, batch_size):
             opt.zero_grad()
-            out = net(L[i : i + batch_size], R[i : i + batch_size])
-            loss = criterion(out, T[i : i + batch_size])
+            batch = slice(i, i + batch_size)
+            out = net(L[batch], R[batch], *(x[batch] for x in lens))
+            loss = criterion(out, T[batch])
             loss.backward()
             opt.step()
             total += loss.item() * len(out[0])
@@ -116,10 +126,20 @@ def time_scenario(
         n_iter_no_change=epochs + 1,
         random_state=0,
     )
+    lengths = None
+    if params.get("vocab_size") is not None:
+        # what the estimator's fit does: compact the tokens (real ones
+        # first), keep the lengths; the towers read both
+        vocab_size = params["vocab_size"]
+        sides = [read_token_sequences(a, vocab_size=vocab_size) for a in (left, right)]
+        left, right = (s.values for s in sides)
+        lengths = tuple(torch.from_numpy(s.lengths) for s in sides)
     L, R = (torch.as_tensor(a, dtype=dtype) for a in (left, right))
 
     def hand():
-        hand_written_fit(L, R, y, make_tower, shared, epochs, batch_size, lr)
+        hand_written_fit(
+            L, R, y, make_tower, shared, epochs, batch_size, lr, lengths=lengths
+        )
 
     # warm-up (lazy torch initialisation, allocator)
     est.set_params(max_epochs=1).fit(X[:400], y[:400])
@@ -179,7 +199,16 @@ def main():
                 n_left_features=52,
             ),
             False,
-            lambda side: LSTMTower(1000, 32, 64, 64),
+            # the estimator's tower for the params above
+            lambda side: SequenceTower(
+                1,
+                hidden_size=64,
+                embedding_dim=64,
+                cell="lstm",
+                pooling="mean",
+                vocab_size=1000,
+                token_embedding_dim=32,
+            ),
             torch.int64,
         ),
     ]

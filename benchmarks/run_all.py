@@ -185,6 +185,10 @@ def recurrent_case(quick):
         tol=0.0,
         n_iter_no_change=epochs + 1,
         random_state=0,
+        # the architecture the hand-written loop below builds
+        cell="lstm",
+        conv_filters=(),
+        lr=1e-3,
     )
 
     def padded(seqs):
@@ -202,7 +206,9 @@ def recurrent_case(quick):
         # target-replication loss, length-bucketed batches trimmed to their
         # longest sequence, visited in random order; running epoch loss
         torch.manual_seed(0)
-        model = SequenceClassifierRNN(values.shape[2], 2, hidden_size=hidden)
+        model = SequenceClassifierRNN(
+            values.shape[2], 2, hidden_size=hidden, cell="lstm", conv_filters=()
+        )
         criterion = TargetReplicationLoss(alpha)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         g = torch.Generator().manual_seed(0)

@@ -96,10 +96,14 @@ def test_loss_gradient_ignores_padded_steps():
 
 
 # ------------------------------------------------------------------ module
+@pytest.mark.parametrize("conv_filters", [(), (4, 4)])
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_module_reads_only_real_steps_and_is_causal(cell):
+def test_module_reads_only_real_steps_and_is_causal(cell, conv_filters):
     torch.manual_seed(0)
-    model = SequenceClassifierRNN(3, 4, hidden_size=5, cell=cell).double().eval()
+    model = SequenceClassifierRNN(
+        3, 4, hidden_size=5, cell=cell, conv_filters=conv_filters, conv_kernel_size=3
+    )
+    model = model.double().eval()
     x = torch.randn(2, 6, 3, dtype=torch.float64)
     lengths = torch.tensor([4, 6])
     final, steps, _ = model(x, lengths)
