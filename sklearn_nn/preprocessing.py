@@ -49,7 +49,8 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
     sequences (the input of the pair models' sequence towers) is scaled item
     by item with one set of statistics and returned as pairs, so the scaler
     also goes in front of :class:`~sklearn_nn.SiamesePairClassifier` and
-    :class:`~sklearn_nn.SiamesePairRegressor` in a Pipeline.
+    :class:`~sklearn_nn.SiamesePairRegressor` in a Pipeline. (An item that
+    appears in several pairs counts once per pair in the statistics.)
 
     Read more in the :ref:`User Guide <sequence_input>`.
 

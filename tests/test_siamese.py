@@ -471,11 +471,11 @@ def test_seed_scenario_token_towers_positive_pairs_only():
     n = 120
     topic = rng.randint(10, size=n)
 
-    def sequences(width, shortest):
-        tokens = np.zeros((n, width), dtype=np.int64)
-        for i in range(n):
+    def sequences(width, shortest, topics=topic):
+        tokens = np.zeros((len(topics), width), dtype=np.int64)
+        for i, t in enumerate(topics):
             length = rng.randint(shortest, width + 1)
-            tokens[i, :length] = 1 + 100 * topic[i] + rng.randint(99, size=length)
+            tokens[i, :length] = 1 + 100 * t + rng.randint(99, size=length)
         return tokens
 
     left, right = sequences(52, 10), sequences(600, 50)
@@ -505,6 +505,18 @@ def test_seed_scenario_token_towers_positive_pairs_only():
     other = (np.arange(n) + rng.randint(1, n, size=n)) % n
     wins = d[np.arange(n), np.arange(n)] < d[np.arange(n), other]
     assert wins.mean() > 0.8
+    # ... and the towers generalise: unseen items of one topic embed closer
+    # (in cosine) than items of different topics (the 'last' pooling of the
+    # first version measured a difference of 0.004-0.027 here)
+    new_topic = rng.randint(10, size=60)
+    new_left = sequences(52, 10, new_topic)
+    new_right = sequences(600, 50, new_topic)
+    a, b = reg.embed(new_left, side="left"), reg.embed(new_right, side="right")
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    same = new_topic[:, None] == new_topic[None, :]
+    cosines = a @ b.T
+    assert cosines[same].mean() - cosines[~same].mean() > 0.3
     # the same fit without negatives collapses, and says so
     with pytest.warns(CollapsedEmbeddingWarning, match="collapsed"):
         reg = SiamesePairRegressor(**{**params, "negatives": "none"}).fit(X, y)

@@ -294,8 +294,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             * with ``vocab_size`` set: integer token ids, a 2-D array of
               shape (n_sequences, n_steps) or a list of 1-D arrays.
 
-            In an array, a shorter sequence ends in trailing padding: NaN in
-            every channel for float sequences, 0 for token sequences.
+            In an array, a shorter float sequence ends in trailing padding:
+            NaN in every channel, or ``padding_value`` in every channel. Token
+            0 is padding wherever it is. See :ref:`sequence_input`.
         y : array-like of shape (n_sequences,)
             Class label of each sequence (the target of every step with target
             replication).

@@ -573,7 +573,8 @@ class _SiameseMixin(TransformerMixin):
             "The usual cause is training on similar pairs only, which the loss "
             "rewards by mapping everything to one point: add dissimilar pairs, "
             "or keep negatives='auto' so that they are generated. A target that "
-            "does not depend on the items has the same effect.",
+            "does not depend on the items, or a model trained for too few "
+            "epochs or with too small an lr, looks the same.",
             CollapsedEmbeddingWarning,
         )
 
