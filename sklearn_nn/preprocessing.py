@@ -183,6 +183,26 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         out = restore_layout(X, seqs, scaled)
         return list(zip(out[::2], out[1::2])) if pairs else out
 
+    def set_output(self, *, transform=None):
+        """Set the output container of ``transform`` and ``fit_transform``.
+
+        Only a 2-D ``X`` (univariate sequences as rows) can be returned as a
+        data frame; 3-D and ragged sequences stay arrays and lists.
+
+        Parameters
+        ----------
+        transform : {'default', 'pandas', 'polars'} or None, default=None
+            'default': the format of ``X``; 'pandas' / 'polars': data frames
+            with the columns of :meth:`get_feature_names_out`; None leaves
+            the configuration unchanged.
+
+        Returns
+        -------
+        self : object
+            The scaler.
+        """
+        return super().set_output(transform=transform)
+
     @available_if(lambda self: not self.per_sequence)
     def inverse_transform(self, X):
         """Undo :meth:`transform` (only with ``per_sequence=False``, which

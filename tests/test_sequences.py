@@ -181,6 +181,12 @@ def test_scaler_every_format_padding_preserved():
         np.testing.assert_allclose(s.std(0), 1)
     with pytest.raises(ValueError, match="3 channels per step.*expecting 2"):
         scaler.transform([np.ones((4, 3))])
+    # set_output: data frames for 2-D input, a clear error for sequences
+    pandas = pytest.importorskip("pandas")
+    frame = SequenceStandardScaler().set_output(transform="pandas").fit_transform(uni)
+    assert isinstance(frame, pandas.DataFrame) and frame.shape == uni.shape
+    with pytest.raises(ValueError, match="only applies to a 2-D X"):
+        SequenceStandardScaler().set_output(transform="pandas").fit_transform(X)
 
 
 @pytest.mark.parametrize("family", ["recurrent", "siamese"])
