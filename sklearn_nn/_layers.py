@@ -128,13 +128,16 @@ def pool_steps(
 
 
 class CausalConv1d(nn.Module):
-    """Stacked causal 1-D convolutions over time: (n, T, C) -> (n, T, F).
+    """Stacked dilated causal 1-D convolutions over time: (n, T, C) -> (n, T, F).
 
-    Each layer is ``Conv1d(kernel_size)`` on the sequence left-padded with
-    ``kernel_size - 1`` zero steps, followed by ReLU: the output at step ``t``
-    reads steps ``t - kernel_size + 1 .. t`` only, so it never reads the
-    (trailing) padding of a sequence, and a per-step prediction made from it
-    stays causal.
+    Layer ``i`` is ``Conv1d(kernel_size, dilation=2**i)`` on its input
+    left-padded with ``(kernel_size - 1) * 2**i`` zero steps, followed by
+    ReLU (the temporal convolutional network of Bai, Kolter and Koltun,
+    2018). The output at step ``t`` reads the input at steps ``t - r + 1 ..
+    t`` only, with the receptive field ``r = 1 + (kernel_size - 1) * (2**L -
+    1)`` for ``L`` layers (253 steps for 6 layers of kernel 5): it never reads
+    the (trailing) padding of a sequence, and a per-step prediction made from
+    it stays causal.
 
     Parameters
     ----------
@@ -143,7 +146,7 @@ class CausalConv1d(nn.Module):
     filters : sequence of int
         Output channels of each layer.
     kernel_size : int, default=5
-        Steps each layer reads.
+        Taps of each layer's kernel.
     """
 
     def __init__(self, n_inputs: int, filters: Sequence[int], kernel_size: int = 5):
@@ -151,26 +154,49 @@ class CausalConv1d(nn.Module):
         self.kernel_size = int(kernel_size)
         self.convs = nn.ModuleList()
         width = n_inputs
-        for size in filters:
-            self.convs.append(nn.Conv1d(width, int(size), self.kernel_size))
+        for i, size in enumerate(filters):
+            self.convs.append(
+                nn.Conv1d(width, int(size), self.kernel_size, dilation=2**i)
+            )
             width = int(size)
         self.n_outputs = width
+
+    @property
+    def receptive_field(self) -> int:
+        """Number of input steps that one output step reads."""
+        return 1 + (self.kernel_size - 1) * (2 ** len(self.convs) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.transpose(1, 2)
         for conv in self.convs:
-            h = torch.relu(conv(nn.functional.pad(h, (self.kernel_size - 1, 0))))
+            left = (self.kernel_size - 1) * conv.dilation[0]
+            h = torch.relu(conv(nn.functional.pad(h, (left, 0))))
         return h.transpose(1, 2)
 
 
-class SequenceEncoder(nn.Module):
-    """Per-step states of a unidirectional recurrent network.
+def running_mean(values: torch.Tensor) -> torch.Tensor:
+    """Mean of the steps ``0..t`` at each step ``t``: (n, T, d) -> (n, T, d).
 
-    ``[token embedding |] [causal convolutions ->] LSTM/GRU``: the one
+    A causal global average pooling: at a sequence's last real step it is the
+    mean over the whole sequence, and it never reads a later step.
+    """
+    steps = torch.arange(1, values.shape[1] + 1, device=values.device)
+    return values.cumsum(dim=1) / steps.to(values.dtype).view(1, -1, 1)
+
+
+class SequenceEncoder(nn.Module):
+    """Per-step states of a causal sequence encoder.
+
+    ``[token embedding ->] [dilated causal convolutions ->] LSTM/GRU``: the one
     sequence encoder of every family that reads sequences (the recurrent
     classifier puts a per-step output layer on it, the pair models' sequence
-    towers pool it). Every step's state reads only that step and the ones
-    before it, so trailing padding never changes a real step's state.
+    towers pool it). With convolutions, the state at step ``t`` is the
+    recurrent state concatenated with the :func:`running_mean` of the
+    convolution features up to ``t`` (a causal version of the global average
+    pooling of fully convolutional time-series classifiers, Wang et al.
+    2017), which gives the last step a short path to every earlier step.
+    Every step's state reads only that step and the ones before it, so
+    trailing padding never changes a real step's state.
 
     Parameters
     ----------
@@ -189,10 +215,16 @@ class SequenceEncoder(nn.Module):
     embedding_dim : int, default=16
         Width of the token embedding (``vocab_size`` set only).
     conv_filters : sequence of int, default=()
-        Output channels of causal convolution layers run before the
+        Output channels of dilated causal convolution layers run before the
         recurrent layer (see :class:`CausalConv1d`); ``()`` for none.
     conv_kernel_size : int, default=5
         Kernel size of those convolutions.
+
+    Attributes
+    ----------
+    n_outputs : int
+        Width of the per-step states: ``hidden_size``, plus
+        ``conv_filters[-1]`` with convolutions.
     """
 
     def __init__(
@@ -228,9 +260,10 @@ class SequenceEncoder(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.hidden_size = hidden_size
+        self.n_outputs = hidden_size + (self.conv.n_outputs if self.conv else 0)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """States (n, lengths.max(), hidden_size) of the top recurrent layer.
+        """Per-step states (n, lengths.max(), n_outputs).
 
         Parameters
         ----------
@@ -242,7 +275,8 @@ class SequenceEncoder(nn.Module):
         x = x[:, : int(lengths.max())]
         if self.embedding is not None:
             x = self.embedding(x)
-        if self.conv is not None:
-            x = self.conv(x)
-        out, _ = self.rnn(x)
-        return out
+        if self.conv is None:
+            return self.rnn(x)[0]
+        features = self.conv(x)
+        out, _ = self.rnn(features)
+        return torch.cat([out, running_mean(features)], dim=2)

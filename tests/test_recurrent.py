@@ -416,3 +416,38 @@ def test_japanese_vowels_accuracy_at_defaults():
     ).fit(X, y)
     # 1-NN DTW (aeon) scores 0.949 on this split; published deep models 0.97+
     assert clf.score(X_test, y_test) >= 0.96
+
+
+@pytest.mark.parametrize(
+    "longest, n_layers", [(5, 2), (52, 2), (53, 3), (150, 4), (251, 5), (501, 6)]
+)
+def test_auto_conv_filters_cover_a_quarter_of_the_longest_sequence(longest, n_layers):
+    rng = np.random.RandomState(0)
+    X = [rng.randn(longest, 1), rng.randn(3, 1)]
+    clf = TargetReplicationLSTMClassifier(max_epochs=1, hidden_size=4).fit(X, [0, 1])
+    assert clf.conv_filters_ == (64,) * n_layers
+    conv = clf.net_.module_.encoder.conv
+    assert [c.dilation[0] for c in conv.convs] == [2**i for i in range(n_layers)]
+    # the smallest stack whose receptive field reaches a quarter of it
+    assert 4 * conv.receptive_field >= longest
+    assert n_layers == 2 or 4 * (1 + 4 * (2 ** (n_layers - 1) - 1)) < longest
+    # an explicit value is used as given; () is the plain recurrent network
+    clf = TargetReplicationLSTMClassifier(max_epochs=1, conv_filters=()).fit(X, [0, 1])
+    assert clf.conv_filters_ == () and clf.net_.module_.encoder.conv is None
+
+
+def test_running_mean_of_the_convolution_features_reaches_the_output():
+    from sklearn_nn._layers import running_mean
+
+    values = torch.arange(12.0).view(1, 6, 2)
+    np.testing.assert_allclose(
+        running_mean(values)[0].numpy(),
+        np.cumsum(values[0].numpy(), 0) / np.arange(1, 7)[:, None],
+    )
+    torch.manual_seed(0)
+    model = SequenceClassifierRNN(2, 3, hidden_size=4, conv_filters=(5,)).double()
+    assert model.encoder.n_outputs == 4 + 5
+    x = torch.randn(2, 7, 2, dtype=torch.float64)
+    states = model.encoder(x, torch.tensor([7, 4]))
+    features = model.encoder.conv(x)
+    torch.testing.assert_close(states[:, :, 4:], running_mean(features))

@@ -58,10 +58,11 @@ class LengthBucketIterator(SliceIterator):
 class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     """Sequence classifier (LSTM/GRU) trained with target replication.
 
-    Causal convolutions (``conv_filters``) and a unidirectional recurrent
-    network read each sequence; one output layer, shared over time, turns the
-    state at every step into a class distribution ``y_hat_t`` that depends
-    on steps ``1..t`` only. Target replication (Lipton et al., 2016) trains
+    Dilated causal convolutions (``conv_filters``) and a unidirectional
+    recurrent network read each sequence; one output layer, shared over time,
+    turns the state at every step (the recurrent state and the running mean
+    of the convolution features) into a class distribution ``y_hat_t`` that
+    depends on steps ``1..t`` only. Target replication (Lipton et al., 2016) trains
     every step to predict the sequence's label. With ``alpha =
     replication_weight`` and ``T`` the sequence's own length, the loss of a
     sequence is::
@@ -127,14 +128,20 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         Width of the token embedding (only used with ``vocab_size``).
     dropout : float, default=0.0
         Dropout between stacked recurrent layers and before the output layer.
-    conv_filters : array-like of int, default=(64, 64)
-        Output channels of the causal convolution layers (kernel
-        ``conv_kernel_size``, ReLU) that read the sequence before the
-        recurrent layer; ``()`` for none. Each output step reads only the
-        steps up to it, so per-step predictions stay causal and padding is
-        never read.
+    conv_filters : 'auto' or array-like of int, default='auto'
+        Output channels of the dilated causal convolution layers (layer ``i``:
+        kernel ``conv_kernel_size``, dilation ``2**i``, ReLU) that read the
+        sequence before the recurrent layer; ``()`` for none (the plain
+        recurrent network of Lipton et al.). 'auto' stacks layers of 64
+        filters until the receptive field ``1 + (conv_kernel_size - 1) *
+        (2**n_layers - 1)`` covers a quarter of the longest training sequence
+        (at least 2 layers): 2 layers for sequences of up to 52 steps, 4 for
+        244, 5 for 500 (see ``conv_filters_``). The state at each step is the recurrent
+        state joined with the running mean of the convolution features up to
+        that step. Each output step reads only the steps up to it, so
+        per-step predictions stay causal and padding is never read.
     conv_kernel_size : int, default=5
-        Steps each convolution layer reads.
+        Taps of each convolution layer's kernel.
     padding_value : float or None, default=None
         Float sequences: trailing steps whose every channel equals it are
         padding (``padding_value=0.0`` for Keras-style zero padding); trailing
@@ -157,6 +164,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of a 2-D ``X`` given as a DataFrame with string column
         names.
+    conv_filters_ : tuple of int
+        The convolution layers used (``conv_filters`` resolved).
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_nn.recurrent.SequenceClassifierRNN` torch module.
@@ -181,6 +190,12 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     ----------
     .. [1] Z. C. Lipton, D. C. Kale, C. Elkan and R. Wetzel, "Learning to
        Diagnose with LSTM Recurrent Neural Networks", ICLR 2016.
+    .. [2] S. Bai, J. Z. Kolter and V. Koltun, "An Empirical Evaluation of
+       Generic Convolutional and Recurrent Networks for Sequence Modeling",
+       2018 (dilated causal convolutions).
+    .. [3] Z. Wang, W. Yan and T. Oates, "Time Series Classification from
+       Scratch with Deep Neural Networks: A Strong Baseline", IJCNN 2017
+       (global average pooling, here as a running mean).
 
     Examples
     --------
@@ -207,7 +222,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         "vocab_size": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "conv_filters": ["array-like"],
+        "conv_filters": [StrOptions({"auto"}), "array-like"],
         "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "padding_value": [numbers.Real, None],
     }
@@ -228,18 +243,18 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         vocab_size=None,
         embedding_dim=16,
         dropout=0.0,
-        conv_filters=(64, 64),
+        conv_filters="auto",
         conv_kernel_size=5,
         padding_value=None,
         class_weight=None,
         max_epochs=200,
         batch_size="auto",
-        lr=3e-3,
+        lr=1e-3,
         optimizer="adam",
         weight_decay=0.0,
         early_stopping=False,
         validation_fraction=0.1,
-        n_iter_no_change=30,
+        n_iter_no_change=50,
         tol=1e-4,
         verbose=0,
         warm_start=False,
@@ -325,7 +340,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             self._padding_value = check_padding_value(
                 self.padding_value, tokens=self.vocab_size is not None
             )
-        return check_sequences(
+        seqs, y = check_sequences(
             self,
             X,
             reset=reset,
@@ -334,6 +349,24 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             padding_value=self._padding_value,
             dtype=self._numpy_dtype,
         )
+        if reset:
+            self.conv_filters_ = self._resolve_conv_filters(int(seqs.lengths.max()))
+        return seqs, y
+
+    def _resolve_conv_filters(self, longest):
+        """``conv_filters``, with 'auto' resolved for sequences of ``longest``."""
+        if not (isinstance(self.conv_filters, str) and self.conv_filters == "auto"):
+            return layer_sizes(self.conv_filters, "conv_filters")
+        k = self.conv_kernel_size
+        n_layers = 2
+        # receptive field 1 + (k - 1) * (2**n - 1) >= a quarter of the
+        # longest sequence (the running mean of the features reaches the
+        # rest). Measured on aeon's UCR/UEA sets: covering the whole length
+        # cost accuracy on the short JapaneseVowels and ItalyPowerDemand
+        # (3 layers instead of 2: 0.952 vs 0.977, 0.954 vs 0.966)
+        while k > 1 and 4 * (1 + (k - 1) * (2**n_layers - 1)) < longest:
+            n_layers += 1
+        return (64,) * n_layers
 
     def _validate_fit_data(self, X, y, *, reset):
         if y is None:
@@ -367,7 +400,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             dropout=self.dropout,
             vocab_size=self._vocab_size if tokens else None,
             embedding_dim=self.embedding_dim,
-            conv_filters=layer_sizes(self.conv_filters, "conv_filters"),
+            conv_filters=self.conv_filters_,
             conv_kernel_size=self.conv_kernel_size,
         )
 

@@ -101,10 +101,10 @@ class SequenceClassifierRNN(nn.Module):
             conv_kernel_size=conv_kernel_size,
         )
         self.dropout = nn.Dropout(dropout)
-        self.output = nn.Linear(hidden_size, n_classes)
+        self.output = nn.Linear(self.encoder.n_outputs, n_classes)
 
     def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Hidden states (n, lengths.max(), hidden_size) of the top layer."""
+        """Per-step states (n, lengths.max(), encoder.n_outputs)."""
         return self.dropout(self.encoder(x, lengths))
 
     def forward(self, x, lengths, return_steps: bool = True):

@@ -152,7 +152,7 @@ class SequenceTower(nn.Module):
             conv_kernel_size=conv_kernel_size,
         )
         self.pooling = pooling
-        self.projection = nn.Linear(hidden_size, embedding_dim)
+        self.projection = nn.Linear(self.encoder.n_outputs, embedding_dim)
 
     def forward(self, x, lengths):
         states = self.encoder(x, lengths)
