@@ -254,7 +254,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         weight_decay=0.0,
         early_stopping=False,
         validation_fraction=0.1,
-        n_iter_no_change=50,
+        n_iter_no_change=100,
         tol=1e-4,
         verbose=0,
         warm_start=False,
