@@ -15,7 +15,7 @@
    get exactly the scaler's output, transposed to aeon's (channels, steps).
    "ours >= DTW?" compares our mean over seeds with 1-NN DTW.
 2. Speaker verification on JapaneseVowels: balanced same/different-speaker
-   pairs of distinct utterances (``speaker_pairs``, as in
+   pairs of distinct utterances (``sklearn_nn.siamese.make_pairs``, as in
    ``tests/test_sequences.py``), 2000 training pairs of the 270 training
    utterances and 2000 test pairs of the 370 unseen test utterances. Test
    accuracy and ROC AUC of ``make_pipeline(SequenceStandardScaler(),
@@ -62,7 +62,7 @@ from sklearn.pipeline import make_pipeline
 import sklearn_nn
 from sklearn_nn import SiamesePairClassifier, TargetReplicationLSTMClassifier
 from sklearn_nn.preprocessing import SequenceStandardScaler
-from sklearn_nn.siamese import stack_pairs
+from sklearn_nn.siamese import make_pairs, stack_pairs
 
 DATASETS = ["JapaneseVowels", "GunPoint", "ArrowHead", "ItalyPowerDemand", "OSULeaf"]
 QUICK_DATASETS = ["JapaneseVowels", "ItalyPowerDemand"]
@@ -180,25 +180,6 @@ def classification(datasets, seeds, params):
 
 
 # ------------------------------------------------- speaker verification
-def speaker_pairs(items, speakers, n, rng):
-    """Balanced same/different-speaker pairs of distinct utterances."""
-    by_speaker = {s: np.flatnonzero(speakers == s) for s in np.unique(speakers)}
-    pairs, same = [], []
-    for k in range(n):
-        a = rng.randint(len(items))
-        while True:
-            b = (
-                rng.choice(by_speaker[speakers[a]])
-                if k % 2 == 0
-                else rng.randint(len(items))
-            )
-            if b != a and (speakers[b] == speakers[a]) == (k % 2 == 0):
-                break
-        pairs.append((items[a], items[b]))
-        same.append(int(k % 2 == 0))
-    return pairs, np.array(same)
-
-
 def fit_threshold(score, same):
     """The threshold t maximising the accuracy of ``score >= t`` -> same."""
     s = np.unique(score)
@@ -235,8 +216,8 @@ def proba_same(model, X):
 
 def verification(n_pairs, seeds, gru_epochs, mlp_params):
     X, y, X_test, y_test = load("JapaneseVowels")
-    P_train, s_train = speaker_pairs(X, y, n_pairs, np.random.RandomState(0))
-    P_test, s_test = speaker_pairs(X_test, y_test, n_pairs, np.random.RandomState(1))
+    P_train, s_train = make_pairs(X, y, n_pairs, random_state=0)
+    P_test, s_test = make_pairs(X_test, y_test, n_pairs, random_state=1)
 
     accs, aucs, fit_times = [], [], []
     for seed in seeds:

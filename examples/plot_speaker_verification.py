@@ -21,8 +21,9 @@ coefficients in the same Pipeline.
 # Pairs of utterances
 # -------------------
 # aeon gives each utterance as (channels, frames); sklearn_nn reads
-# (frames, channels), hence the transpose. Half of the pairs are two
-# different utterances of one speaker, half are utterances of two speakers.
+# (frames, channels), hence the transpose. :func:`~sklearn_nn.siamese.make_pairs`
+# draws the pairs: half are two different utterances of one speaker, half
+# are utterances of two speakers.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from sklearn.pipeline import make_pipeline
 
 from sklearn_nn import SiamesePairClassifier
 from sklearn_nn.preprocessing import SequenceStandardScaler
+from sklearn_nn.siamese import make_pairs
 
 X_train, speaker_train = load_classification("JapaneseVowels", split="train")
 X_test, speaker_test = load_classification("JapaneseVowels", split="test")
@@ -41,28 +43,8 @@ X_train = [np.asarray(x, dtype=float).T for x in X_train]
 X_test = [np.asarray(x, dtype=float).T for x in X_test]
 
 
-def speaker_pairs(items, speakers, n, seed):
-    rng = np.random.RandomState(seed)
-    by_speaker = {s: np.flatnonzero(speakers == s) for s in np.unique(speakers)}
-    pairs, same = [], []
-    for k in range(n):
-        a = rng.randint(len(items))
-        want_same = k % 2 == 0
-        while True:
-            b = (
-                rng.choice(by_speaker[speakers[a]])
-                if want_same
-                else rng.randint(len(items))
-            )
-            if b != a and (speakers[b] == speakers[a]) == want_same:
-                break
-        pairs.append((items[a], items[b]))
-        same.append(int(want_same))
-    return pairs, np.array(same)
-
-
-P_train, same_train = speaker_pairs(X_train, speaker_train, 2000, seed=0)
-P_test, same_test = speaker_pairs(X_test, speaker_test, 2000, seed=1)
+P_train, same_train = make_pairs(X_train, speaker_train, 2000, random_state=0)
+P_test, same_test = make_pairs(X_test, speaker_test, 2000, random_state=1)
 print(f"{len(P_train)} training pairs, {len(P_test)} test pairs of unseen utterances")
 
 # %%

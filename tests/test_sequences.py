@@ -21,6 +21,7 @@ from sklearn_nn.exceptions import (
     ZeroPaddingWarning,
 )
 from sklearn_nn.preprocessing import SequenceStandardScaler
+from sklearn_nn.siamese import make_pairs
 
 TINY_RNN = dict(
     hidden_size=6, conv_filters=(4,), max_epochs=4, dtype="float64", random_state=0
@@ -308,25 +309,6 @@ def test_collapse_warning_cosine_with_and_without_negatives():
 
 
 # ------------------------------------------------------------------ real data
-def speaker_pairs(items, speakers, n, rng):
-    """Balanced same/different-speaker pairs of distinct utterances."""
-    by_speaker = {s: np.flatnonzero(speakers == s) for s in np.unique(speakers)}
-    pairs, same = [], []
-    for k in range(n):
-        a = rng.randint(len(items))
-        while True:
-            b = (
-                rng.choice(by_speaker[speakers[a]])
-                if k % 2 == 0
-                else rng.randint(len(items))
-            )
-            if b != a and (speakers[b] == speakers[a]) == (k % 2 == 0):
-                break
-        pairs.append((items[a], items[b]))
-        same.append(int(k % 2 == 0))
-    return pairs, np.array(same)
-
-
 @pytest.mark.slow
 def test_speaker_verification_on_japanese_vowels():
     # same/different speaker for pairs of unseen test utterances; training
@@ -337,8 +319,8 @@ def test_speaker_verification_on_japanese_vowels():
     X_test, y_test = load_classification("JapaneseVowels", split="test")
     X = [np.asarray(s, dtype=float).T for s in X]  # aeon: (channels, steps)
     X_test = [np.asarray(s, dtype=float).T for s in X_test]
-    P_train, s_train = speaker_pairs(X, y, 2000, np.random.RandomState(0))
-    P_test, s_test = speaker_pairs(X_test, y_test, 2000, np.random.RandomState(1))
+    P_train, s_train = make_pairs(X, y, 2000, random_state=0)
+    P_test, s_test = make_pairs(X_test, y_test, 2000, random_state=1)
     model = make_pipeline(
         SequenceStandardScaler(),
         SiamesePairClassifier(tower="gru", max_epochs=30, random_state=0),
@@ -348,3 +330,30 @@ def test_speaker_verification_on_japanese_vowels():
     assert model.score(P_test, s_test) >= 0.90
     emb = model[-1].embed(model[0].transform(X_test))
     assert emb.shape == (len(X_test), model[-1].embedding_dim)
+
+
+def test_make_pairs():
+    rng = np.random.RandomState(0)
+    items = [rng.randn(rng.randint(2, 6), 2) for _ in range(30)]
+    labels = rng.randint(3, size=30)
+    pairs, same = make_pairs(items, labels, 101, random_state=0)
+    left, right, same_i = make_pairs(
+        items, labels, 101, random_state=0, return_indices=True
+    )
+    assert len(pairs) == 101 and same.sum() == 51
+    np.testing.assert_array_equal(same, same_i)
+    np.testing.assert_array_equal(same, labels[left] == labels[right])
+    assert np.all(left != right)
+    assert all(
+        a is items[i] and b is items[j] for (a, b), i, j in zip(pairs, left, right)
+    )
+    # a label with one item never starts a same-label pair
+    labels[0] = 7
+    left, right, same = make_pairs(
+        items, labels, 200, random_state=1, return_indices=True
+    )
+    np.testing.assert_array_equal(same, labels[left] == labels[right])
+    with pytest.raises(ValueError, match="at least 2 labels"):
+        make_pairs(items, np.zeros(30), 4)
+    with pytest.raises(ValueError, match="one label per item"):
+        make_pairs(items, labels[:5], 4)

@@ -20,6 +20,7 @@ from ._modules import (
     cosine_similarity,
     pair_distance,
 )
+from ._pairs import make_pairs
 
 __all__ = [
     "CollapsedEmbeddingWarning",
@@ -35,6 +36,7 @@ __all__ = [
     "contrastive_loss",
     "cosine_mse_loss",
     "cosine_similarity",
+    "make_pairs",
     "pair_distance",
     "split_pairs",
     "stack_pairs",
