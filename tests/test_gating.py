@@ -286,7 +286,7 @@ def test_predict_gate_is_one_hot_and_prediction_is_the_chosen_models(kind, param
     y_reg = np.tanh(X[:, 1] - X[:, 2])
     if kind == "clf":
         y = np.array(["no", "yes"])[y_cls]
-        pool = [("lr", LogisticRegression()), ("nb", GaussianNB())]
+        pool = [("logreg", LogisticRegression()), ("nb", GaussianNB())]
         cls = HardGateClassifier
     else:
         y = y_reg
@@ -337,7 +337,7 @@ def test_gate_is_trained_on_out_of_fold_predictions():
     X, y = make_classification(
         n_samples=300, n_features=4, n_informative=2, flip_y=0.3, random_state=0
     )
-    pool = [("lr", LogisticRegression()), ("1nn", KNeighborsClassifier(1))]
+    pool = [("logreg", LogisticRegression()), ("1nn", KNeighborsClassifier(1))]
     kw = dict(max_epochs=60, lr=0.05, random_state=0, gate_hidden_layer_sizes=(8,))
     clf = HardGateClassifier(estimators=pool, **kw).fit(X, y)
     assert clf.predict_gate(X)[:, 0].mean() > 0.8  # mostly logistic
@@ -598,3 +598,60 @@ def test_errors_name_the_problem():
     clf = HardGateClassifier(max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="X has 4 features, but HardGateClassifier"):
         clf.predict_gate(X[:, :4])
+
+
+# ------------------------------------------------------ nested parameters
+def test_base_model_parameters_through_set_params_and_grid_search():
+    X, y = make_classification(n_samples=120, n_features=5, random_state=0)
+    gate = HardGateClassifier(
+        estimators=[
+            ("logreg", LogisticRegression()),
+            ("tree", DecisionTreeClassifier(max_depth=2)),
+            ("nb", GaussianNB()),
+        ],
+        gate_hidden_layer_sizes=(4,),
+        max_epochs=3,
+        random_state=0,
+    )
+    params = gate.get_params()
+    assert params["logreg__C"] == 1.0 and params["tree__max_depth"] == 2
+    assert params["nb"] is gate.estimators[2][1]
+    assert "logreg" not in gate.get_params(deep=False)
+    gate.set_params(logreg__C=0.5, tree__max_depth=3)
+    assert gate.estimators[0][1].C == 0.5 and gate.estimators[1][1].max_depth == 3
+    # the nested values reach the fitted base models
+    gate.fit(X, y)
+    assert gate.named_estimators_["tree"].max_depth == 3
+    assert gate.named_estimators_["logreg"].C == 0.5
+    # replace or drop a base model by name
+    gate.set_params(nb="drop")
+    gate.fit(X, y)
+    assert list(gate.named_estimators_) == ["logreg", "tree"]
+    assert gate.predict_gate(X).shape == (120, 2)
+    # GridSearchCV over nested parameters and 'drop' (issue: "Invalid
+    # parameter 'svc'" before)
+    search = GridSearchCV(
+        clone(gate).set_params(nb=GaussianNB()),
+        {"tree__max_depth": [1, 4], "nb": [GaussianNB(), "drop"]},
+        cv=2,
+    ).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_estimator_.named_estimators_["tree"].max_depth in (1, 4)
+    # clone keeps the nested settings and copies the base models
+    copy = clone(gate)
+    assert copy.get_params()["tree__max_depth"] == 3
+    assert copy.estimators[0][1] is not gate.estimators[0][1]
+
+
+def test_base_model_name_conflicts_and_drop_errors():
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    gate = HardGateClassifier(
+        estimators=[("lr", LogisticRegression()), ("nb", GaussianNB())]
+    )
+    with pytest.raises(ValueError, match=r"names \['lr'\] are also parameters.*"):
+        gate.fit(X, y)
+    gate = HardGateRegressor(estimators=[("a", "drop"), ("b", "drop")])
+    with pytest.raises(ValueError, match="every estimator is 'drop'"):
+        gate.fit(X, y.astype(float))
+    # with estimators=None there are no nested parameters to set
+    assert not any("__" in key for key in HardGateClassifier().get_params())

@@ -92,6 +92,24 @@ def _fill_random_states(estimator, rng):
     return estimator
 
 
+def _is_drop(est):
+    return isinstance(est, str) and est == "drop"
+
+
+def _is_named_list(estimators):
+    """True for a non-empty list of (str, object) pairs."""
+    return (
+        isinstance(estimators, list)
+        and len(estimators) > 0
+        and all(
+            isinstance(item, tuple | list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            for item in estimators
+        )
+    )
+
+
 def _align_proba(proba, estimator_classes, classes):
     """Reorder ``proba`` columns from ``estimator_classes`` to ``classes``;
     a class the estimator does not know gets probability 0."""
@@ -112,6 +130,7 @@ class _HardGateMixin:
         raise NotImplementedError
 
     def _named_estimators(self):
+        """The (name, estimator) pairs to fit, 'drop' left out, validated."""
         estimators = (
             self._default_estimators() if self.estimators is None else self.estimators
         )
@@ -126,11 +145,12 @@ class _HardGateMixin:
                 not isinstance(item, tuple | list)
                 or len(item) != 2
                 or not isinstance(item[0], str)
-                or not hasattr(item[1], "fit")
+                or not (hasattr(item[1], "fit") or _is_drop(item[1]))
             ):
                 raise ValueError(
                     "estimators must be a list of (name, estimator) pairs with a "
-                    f"str name and a scikit-learn estimator; got {item!r}."
+                    "str name and a scikit-learn estimator (or 'drop'); got "
+                    f"{item!r}."
                 )
             names.append(item[0])
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -139,7 +159,86 @@ class _HardGateMixin:
         bad = [n for n in names if "__" in n]
         if bad:
             raise ValueError(f"estimator names must not contain '__': got {bad}.")
-        return [(name, est) for name, est in estimators]
+        clash = sorted(set(names) & set(self._own_parameters()))
+        if clash:
+            raise ValueError(
+                f"estimator names {clash} are also parameters of "
+                f"{type(self).__name__}, so set_params and GridSearchCV could not "
+                "tell them apart; rename those estimators (e.g. "
+                f"{clash[0]!r} -> {clash[0] + '_model'!r})."
+            )
+        kept = [(name, est) for name, est in estimators if not _is_drop(est)]
+        if not kept:
+            raise ValueError(
+                "every estimator is 'drop'; at least one base model is needed."
+            )
+        return kept
+
+    # nested parameters, as scikit-learn's VotingClassifier/StackingClassifier
+    # (sklearn.utils.metaestimators._BaseComposition, which this class cannot
+    # inherit without its MetaEstimatorMixin tags)
+    @classmethod
+    def _own_parameters(cls):
+        return cls._get_param_names()
+
+    def get_params(self, deep=True):
+        """Get the parameters of the gate and, with ``deep``, of the base models.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return each base model (``name``) and its parameters
+            (``name__param``), for the estimators given in ``estimators``.
+            With ``estimators=None`` the default base models are built at
+            fit time and have no nested parameters: pass them explicitly to
+            tune them.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        out = super().get_params(deep=deep)
+        if not deep or not _is_named_list(self.estimators):
+            # (not (name, estimator) pairs: fit says so)
+            return out
+        out.update(self.estimators)
+        for name, est in self.estimators:
+            if hasattr(est, "get_params"):
+                for key, value in est.get_params(deep=True).items():
+                    out[f"{name}__{key}"] = value
+        return out
+
+    def set_params(self, **params):
+        """Set the parameters of the gate and of the base models.
+
+        Valid keys are those of :meth:`get_params`: the gate's own
+        parameters, a base model's name (to replace it, or ``'drop'`` to
+        leave it out) and ``name__param`` for its parameters.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameters to set.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        if "estimators" in params:
+            self.estimators = params.pop("estimators")
+        if _is_named_list(self.estimators):
+            names = [item[0] for item in self.estimators]
+            for key in list(params):
+                if "__" not in key and key in names:
+                    replacement = params.pop(key)
+                    self.estimators = [
+                        (name, replacement if name == key else est)
+                        for name, est in self.estimators
+                    ]
+        super().set_params(**params)
+        return self
 
     # fit ----------------------------------------------------------------
     def _method(self):
@@ -355,6 +454,13 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
         from ``random_state``. None uses a diverse trio:
         ``[('logistic', LogisticRegression()), ('tree',
         DecisionTreeClassifier(max_depth=5)), ('naive_bayes', GaussianNB())]``.
+        An estimator given as ``'drop'`` is left out. The base models'
+        parameters are part of this estimator's: ``get_params()`` lists
+        ``name__param``, so ``set_params(svc__C=10)`` and ``GridSearchCV``
+        grids such as ``{'svc__C': [0.1, 1]}`` or ``{'svc': [SVC(
+        probability=True), 'drop']}`` tune them (as for scikit-learn's
+        ``StackingClassifier``). A name must not equal a parameter of this
+        estimator (``lr``, ``tol``, ...).
     {gating_parameters}
     class_weight : dict, 'balanced' or None, default=None
         Weights ``{label: weight}`` multiplied into the sample weights (of the
@@ -528,7 +634,11 @@ class HardGateRegressor(RegressorMixin, _HardGateMixin, NeuralRegressorBase):
         DecisionTreeRegressor(max_depth=5)), ('kernel_ridge',
         KernelRidge(kernel='rbf'))]`` (kernel ridge costs
         ``O(n_samples^3)``: pass your own pool for more than a few thousand
-        samples).
+        samples). An estimator given as ``'drop'`` is left out. The base
+        models' parameters are part of this estimator's (``name__param`` in
+        ``get_params``, ``set_params`` and ``GridSearchCV`` grids), as for
+        scikit-learn's ``StackingRegressor``. A name must not equal a
+        parameter of this estimator (``lr``, ``tol``, ...).
     {gating_parameters}
     output_activation : {'identity', 'tanh', 'logistic', 'relu', 'gelu'} or None, \
 default=None
