@@ -655,3 +655,31 @@ def test_base_model_name_conflicts_and_drop_errors():
         gate.fit(X, y.astype(float))
     # with estimators=None there are no nested parameters to set
     assert not any("__" in key for key in HardGateClassifier().get_params())
+
+
+@pytest.mark.parametrize("gate_kind", ["straight_through", "gumbel"])
+def test_predict_gate_proba_is_the_soft_gate_behind_the_choice(gate_kind):
+    X, y = make_classification(n_samples=150, n_features=5, random_state=0)
+    gate = HardGateClassifier(
+        estimators=[("logreg", LogisticRegression()), ("nb", GaussianNB())],
+        gate=gate_kind,
+        temperature=0.5,
+        lr=0.03,
+        max_epochs=10,
+        random_state=0,
+    ).fit(X, y)
+    proba = gate.predict_gate_proba(X)
+    assert proba.shape == (150, 2) and np.all(proba >= 0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(
+        proba.argmax(axis=1), gate.predict_gate(X).argmax(axis=1)
+    )
+    # it is the softmax of the gate network's logits (over the temperature
+    # for the straight-through gate)
+    module = gate.net_.module_
+    with torch.no_grad():
+        logits = module.gate(torch.as_tensor(X, dtype=torch.float32)).double()
+    scale = 0.5 if gate_kind == "straight_through" else 1.0
+    np.testing.assert_allclose(
+        proba, torch.softmax(logits / scale, dim=1).numpy(), rtol=1e-5, atol=1e-6
+    )

@@ -391,6 +391,27 @@ class _HardGateMixin:
         """
         return _to_numpy(self._forward(X)[1])
 
+    def predict_gate_proba(self, X):
+        """The soft gate: the gate network's probability of each base model.
+
+        ``softmax(logits / temperature)`` of the gate network (``softmax(
+        logits)`` for ``gate='gumbel'``), the distribution whose
+        straight-through gradient trains the hard choice. Its argmax is the
+        base model :meth:`predict_gate` picks; how close its maximum is to 1
+        says how sure the gate is.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_estimators)
+            Rows sum to 1; columns ordered as ``estimators_``.
+        """
+        return _to_numpy(self._forward(X)[2])
+
 
 _SHARED_PARAMETERS_DOC = """\
 gate_hidden_layer_sizes : array-like of int, default=(20,)
