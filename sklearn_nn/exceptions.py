@@ -15,6 +15,7 @@ __all__ = [
     "CollapsedEmbeddingWarning",
     "InnerPaddingTokenWarning",
     "NegativePairsWarning",
+    "UnusedExpertWarning",
     "ZeroPaddingWarning",
 ]
 
@@ -44,28 +45,35 @@ class CollapsedEmbeddingWarning(UserWarning):
     """Training ended with (nearly) the same embedding for every item."""
 
 
+class UnusedExpertWarning(UserWarning):
+    """A mixture of experts ended with (almost) no gate weight on an expert.
+
+    Raise ``load_balancing`` to spread the samples over the experts, or lower
+    ``n_experts``.
+    """
+
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-# scikit-learn's wrappers between the user's call and ours (``_fit_context``,
-# ``set_output``'s wrapped ``transform``)
-_WRAPPER_FILES = (
-    os.path.join("sklearn", "base.py"),
-    os.path.join("sklearn", "utils", "_set_output.py"),
-)
+# the libraries between the user's call and ours: scikit-learn's wrappers
+# (``_fit_context``, ``set_output``), Pipeline, GridSearchCV and joblib
+_CALLER_PACKAGES = tuple(f"{os.sep}{name}{os.sep}" for name in ("sklearn", "joblib"))
 
 
 def _warn(message, category):
     """``warnings.warn`` pointing at the first frame outside sklearn_nn.
 
     The caller's frame is the user's line that called ``fit`` (or
-    ``predict``), whatever the depth of the call chain inside the package.
+    ``predict``), whatever the depth of the call chain inside the package,
+    also through a Pipeline or a search (scikit-learn and joblib frames are
+    skipped too).
     """
     # stacklevel=2 is the caller of _warn, whose frame is _getframe(1)
     level = 2
     frame = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        inside = filename.startswith(_PACKAGE_DIR + os.sep) or filename.endswith(
-            _WRAPPER_FILES
+        inside = filename.startswith(_PACKAGE_DIR + os.sep) or any(
+            package in filename for package in _CALLER_PACKAGES
         )
         if not inside:
             break

@@ -91,12 +91,14 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
         # the numbers the page states
         assert (
             round(namespace["model"].score(namespace["X_test"], namespace["y_test"]), 3)
-            == 0.972
+            == 0.979
         )
         assert namespace["gate"].shape == (143, 3)
         np.testing.assert_allclose(namespace["gate"].sum(axis=1), 1.0, rtol=1e-6)
-        # "the gate has collapsed": average usage [0, 0, 1]
-        np.testing.assert_allclose(namespace["gate"].mean(axis=0), [0, 0, 1], atol=0.01)
+        # "the three experts share the work": about [0.33, 0.35, 0.32]
+        np.testing.assert_allclose(
+            namespace["gate"].mean(axis=0), [0.33, 0.35, 0.32], atol=0.01
+        )
 
 
 def _public_names():

@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nn import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from sklearn_nn._net import DivergenceError
+from sklearn_nn.exceptions import UnusedExpertWarning
 from sklearn_nn.mixture import (
     MixtureOfExperts,
     MixtureOfExpertsLoss,
@@ -653,3 +654,66 @@ def test_early_stopping_split_error_names_the_parameters():
     X, y = blobs()
     with pytest.raises(ValueError, match="early_stopping=True.*validation_fraction"):
         MixtureOfExpertsClassifier(early_stopping=True, max_epochs=2).fit(X[:6], y[:6])
+
+
+# ------------------------------------------------ experts and their usage
+def test_predict_experts_and_expert_usage():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    w = np.random.RandomState(0).randint(1, 4, size=len(y)).astype(float)
+    clf = MixtureOfExpertsClassifier(
+        n_experts=3, expert_hidden_layer_sizes=(8,), gate_hidden_layer_sizes=(4,),
+        load_balancing=0.05, lr=0.01, max_epochs=20, random_state=0,
+    ).fit(X, y, sample_weight=w)  # fmt: skip
+    experts, gate = clf.predict_experts(X), clf.predict_gate(X)
+    assert experts.shape == (len(X), 3, 2)
+    np.testing.assert_allclose(experts.sum(axis=2), 1.0, rtol=1e-6)
+    # the gate-weighted experts are the mixture's prediction
+    np.testing.assert_allclose(
+        np.einsum("ne,nec->nc", gate, experts), clf.predict_proba(X), atol=1e-6
+    )
+    # usage: the (sample-weighted) mean gate weight on the training data
+    np.testing.assert_allclose(clf.expert_usage_.sum(), 1.0)
+    np.testing.assert_allclose(
+        clf.expert_usage_, np.average(gate, axis=0, weights=w), rtol=1e-5
+    )
+
+    rng = np.random.RandomState(0)
+    X_r = rng.uniform(-1, 1, size=(200, 2))
+    y_r = np.c_[X_r[:, 0] ** 2, X_r[:, 1]]
+    reg = MixtureOfExpertsRegressor(n_experts=2, max_epochs=10, random_state=0)
+    reg.fit(X_r, y_r[:, 0])
+    experts, gate = reg.predict_experts(X_r), reg.predict_gate(X_r)
+    assert experts.shape == (200, 2)
+    np.testing.assert_allclose((gate * experts).sum(1), reg.predict(X_r), atol=1e-6)
+    reg.fit(X_r, y_r)
+    assert reg.predict_experts(X_r).shape == (200, 2, 2)
+
+
+class _StarvedGate(MixtureOfExpertsClassifier):
+    """A gate that starts (and, with a tiny lr, stays) on expert 0."""
+
+    def _build_module(self):
+        module = super()._build_module()
+        last = module.gate[-1]
+        torch.nn.init.zeros_(last.weight)
+        last.bias.data = torch.tensor([8.0, -8.0], dtype=last.bias.dtype)
+        return module
+
+
+def test_unused_expert_warning_names_load_balancing():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    params = dict(
+        n_experts=2, expert_hidden_layer_sizes=(8,), gate_hidden_layer_sizes=(),
+        max_epochs=3, random_state=0,
+    )  # fmt: skip
+    with pytest.warns(UnusedExpertWarning, match="load_balancing") as record:
+        starved = _StarvedGate(**params, lr=1e-5).fit(X, y)
+    assert record[0].filename == __file__
+    assert starved.expert_usage_[1] < 0.05 / 2
+    # a balanced fit is silent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnusedExpertWarning)
+        balanced = MixtureOfExpertsClassifier(**params, load_balancing=0.1).fit(X, y)
+    assert balanced.expert_usage_.min() > 0.05

@@ -16,7 +16,12 @@ from .._base import (
     fill_doc,
 )
 from .._layers import ACTIVATIONS, layer_sizes
+from ..exceptions import UnusedExpertWarning, _warn
 from ._modules import MixtureOfExperts, MixtureOfExpertsLoss
+
+# an expert whose mean gate weight on the training data is below this
+# fraction of the uniform share 1 / n_experts counts as unused
+_UNUSED_EXPERT_FRACTION = 0.1
 
 _MIXTURE_CONSTRAINTS = {
     "n_experts": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -59,6 +64,50 @@ class _MixtureMixin:
         """
         return np.exp(_to_numpy(self._forward(X)[1]))
 
+    def _post_fit(self, X, target, weight):
+        # mean gate weight of each expert on the training data
+        gate = np.exp(_to_numpy(self._module_output(X)[1]))
+        usage = np.average(gate, axis=0, weights=weight)
+        self.expert_usage_ = usage / usage.sum()
+        unused = np.flatnonzero(
+            self.expert_usage_ < _UNUSED_EXPERT_FRACTION / self.n_experts
+        )
+        if len(unused) and self.n_experts > 1:
+            shares = ", ".join(f"{u:.3f}" for u in self.expert_usage_)
+            _warn(
+                f"{type(self).__name__}: expert(s) {unused.tolist()} are (almost) "
+                f"unused: the gate's mean weights on the training data are "
+                f"[{shares}] (expert_usage_), so the model is in effect a "
+                f"mixture of {self.n_experts - len(unused)} expert(s). Raise "
+                f"load_balancing (now {self.load_balancing}; e.g. 0.05) to "
+                "spread the samples over the experts, or lower n_experts.",
+                UnusedExpertWarning,
+            )
+
+    def predict_experts(self, X):
+        """Each expert's own prediction for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray
+            Classifier: each expert's class probabilities, shape (n_samples,
+            n_experts, n_classes), columns ordered as ``classes_``; with
+            ``loss='mixture'``, ``predict_proba(X)`` is their average weighted
+            by :meth:`predict_gate`. Regressor: each expert's prediction,
+            shape (n_samples, n_experts), or (n_samples, n_experts,
+            n_outputs) for a 2-D ``y``; ``predict(X)`` is their average
+            weighted by :meth:`predict_gate`.
+        """
+        experts = _to_numpy(self._forward(X)[2])
+        if hasattr(self, "classes_"):
+            return np.exp(experts)
+        return experts[:, :, 0] if self._y_ndim == 1 else experts
+
 
 @fill_doc
 class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifierBase):
@@ -88,10 +137,13 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
         are blended, ``softmax(sum_i g_i z_i(x))``, and trained with
         cross-entropy. (Cross-entropy of blended *probabilities* would be the
         mixture likelihood again, so 'blend' blends before the softmax.)
-    load_balancing : float, default=0.0
+    load_balancing : float, default=0.05
         Weight of a penalty ``KL(mean gate usage || uniform)`` that keeps
-        every expert in use; 0 disables it. A value around 0.01-0.1 prevents
-        the gate from collapsing onto one expert early in training.
+        every expert in use; 0 disables it. The penalty is on the mean usage
+        over a batch, so each sample's gate can still pick one expert. The
+        default of 0.05 kept every expert in use at the same or better
+        accuracy on breast_cancer, wine and digits (5-fold CV; with 0 the
+        gate collapsed onto fewer experts).
     class_weight : dict, 'balanced' or None, default=None
         Weights ``{label: weight}`` multiplied into the per-sample loss;
         'balanced' uses ``n_samples / (n_classes * bincount(y))``.
@@ -118,6 +170,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
         Validation accuracy at each epoch (``early_stopping=True`` only).
     best_validation_score_ : float or None
         Best validation accuracy (``early_stopping=True`` only).
+    expert_usage_ : ndarray of shape (n_experts,)
+        Mean gate weight of each expert on the training data (weighted by
+        the sample and class weights); sums to 1. An expert below a tenth of
+        the uniform share ``1 / n_experts`` triggers an
+        :class:`~sklearn_nn.exceptions.UnusedExpertWarning`.
 
     See Also
     --------
@@ -155,7 +212,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
         gate_hidden_layer_sizes=(32, 32),
         activation="relu",
         loss="mixture",
-        load_balancing=0.0,
+        load_balancing=0.05,
         class_weight=None,
         max_epochs=200,
         batch_size="auto",
@@ -241,9 +298,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
     learn_expert_scale : bool, default=False
         With ``loss='mixture'``, learn one standard deviation per expert
         instead of unit variance. Useful when ``y`` is not standardized.
-    load_balancing : float, default=0.0
+    load_balancing : float, default=0.05
         Weight of a penalty ``KL(mean gate usage || uniform)`` that keeps
-        every expert in use; 0 disables it.
+        every expert in use; 0 disables it. The penalty is on the mean usage
+        over a batch, so each sample's gate can still pick one expert.
     {common_parameters}
 
     Attributes
@@ -267,6 +325,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         Validation R^2 at each epoch (``early_stopping=True`` only).
     best_validation_score_ : float or None
         Best validation R^2 (``early_stopping=True`` only).
+    expert_usage_ : ndarray of shape (n_experts,)
+        Mean gate weight of each expert on the training data (weighted by
+        the sample weights); sums to 1. An expert below a tenth of the
+        uniform share ``1 / n_experts`` triggers an
+        :class:`~sklearn_nn.exceptions.UnusedExpertWarning`.
 
     See Also
     --------
@@ -310,7 +373,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         activation="relu",
         loss="mixture",
         learn_expert_scale=False,
-        load_balancing=0.0,
+        load_balancing=0.05,
         max_epochs=200,
         batch_size="auto",
         lr=1e-3,
