@@ -109,6 +109,8 @@ def _public_names():
         "sklearn_nn.recurrent",
         "sklearn_nn.siamese",
         "sklearn_nn.gating",
+        "sklearn_nn.preprocessing",
+        "sklearn_nn.exceptions",
     ]:
         module = importlib.import_module(module_name)
         names.update(n for n in module.__all__ if not n.startswith("__"))
