@@ -311,12 +311,11 @@ def warn_zero_padding(seqs: PaddedSequences, estimator_name: str, name="X"):
     n = len(lengths)
     if n < 2 or values.ndim != 3:
         return
-    last = np.minimum(lengths, _ZERO_RUN)
-    # the last _ZERO_RUN real steps of each sequence
+    # the last _ZERO_RUN real steps of each sequence (shorter sequences
+    # never count)
     idx = lengths[:, None] - 1 - np.arange(_ZERO_RUN)[None, :]
     steps = values[np.arange(n)[:, None], np.maximum(idx, 0)]
-    zero = (steps == 0).all(axis=2) & (np.arange(_ZERO_RUN)[None, :] < last[:, None])
-    ends_in_zeros = zero.all(axis=1) & (lengths >= _ZERO_RUN)
+    ends_in_zeros = (steps == 0).all(axis=(1, 2)) & (lengths >= _ZERO_RUN)
     fraction = float(ends_in_zeros.mean())
     if fraction >= _ZERO_PADDED_FRACTION:
         _warn(
