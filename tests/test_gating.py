@@ -683,3 +683,73 @@ def test_predict_gate_proba_is_the_soft_gate_behind_the_choice(gate_kind):
     np.testing.assert_allclose(
         proba, torch.softmax(logits / scale, dim=1).numpy(), rtol=1e-5, atol=1e-6
     )
+
+
+# ------------------------------------------------ precomputed base outputs
+def seed_precomputed_regression(n=600, seed=0):
+    """The seed's gater: data columns, then three SVM outputs; each SVM is
+    accurate in its own third of the data. y lies in (-1, 1) (tanh output)."""
+    rng = np.random.RandomState(seed)
+    data = rng.uniform(-1, 1, size=(n, 2))
+    y = 0.8 * np.sin(2 * data[:, 0]) * np.cos(data[:, 1])
+    region = np.digitize(data[:, 0], [-1 / 3, 1 / 3])
+    svm = y[:, None] + 0.4 * rng.normal(size=(n, 3))
+    svm[np.arange(n), region] = y + 0.02 * rng.normal(size=n)
+    return np.hstack([data, svm]), y, region
+
+
+def test_precomputed_base_outputs_seed_scenario():
+    X, y, region = seed_precomputed_regression()
+    X_test, y_test, region_test = seed_precomputed_regression(seed=1)
+    gate = HardGateRegressor(
+        base_output_columns=[2, 3, 4],
+        output_activation="tanh",
+        gate_hidden_layer_sizes=(20,),
+        lr=0.01,
+        max_epochs=150,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_array_equal(gate.gate_columns_, [0, 1])
+    assert gate.n_features_in_ == 5 and gate.estimators_ == []
+    chosen = gate.predict_gate(X_test).argmax(axis=1)
+    assert np.mean(chosen == region_test) > 0.9
+    proba = gate.predict_gate_proba(X_test)
+    np.testing.assert_array_equal(proba.argmax(axis=1), chosen)
+    mse = np.mean((gate.predict(X_test) - y_test) ** 2)
+    best_column = min(np.mean((X_test[:, k] - y_test) ** 2) for k in (2, 3, 4))
+    assert mse < 0.25 * best_column
+    # in a search, like any estimator on one matrix X
+    search = GridSearchCV(gate, {"lr": [0.003, 0.01]}, cv=2).fit(X, y)
+    assert search.best_score_ > 0.8
+
+
+def test_precomputed_base_outputs_classifier_and_errors():
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    a = LogisticRegression().fit(X[:100], y[:100]).predict_proba(X)
+    b = GaussianNB().fit(X[:100], y[:100]).predict_proba(X)
+    XP = np.hstack([X, a, b])
+    clf = HardGateClassifier(
+        base_output_columns=[[4, 5], [6, 7]], max_epochs=5, random_state=0
+    ).fit(XP[100:], y[100:])
+    assert clf.predict_proba(XP).shape == (200, 2)
+    # the prediction is the chosen base model's probabilities
+    chosen = clf.predict_gate(XP).argmax(axis=1)
+    expected = np.where(chosen[:, None] == 0, a, b)
+    np.testing.assert_allclose(clf.predict_proba(XP), expected, atol=1e-6)
+    errors = [
+        (dict(base_output_columns=[4, 5]), "names 1 column.*2 class probabilities"),
+        (dict(base_output_columns=[[4, 9], [6, 7]]), "column index of X"),
+        (dict(base_output_columns=[[4, 5], [5, 6]]), "reuses columns"),
+        (
+            dict(base_output_columns=[[4, 5]], estimators=[("nb", GaussianNB())]),
+            "Set one of them to None",
+        ),
+        (dict(base_output_columns=[[0, 1], [2, 3]]), r"probabilities in \[0, 1\]"),
+    ]
+    for params, match in errors:
+        with pytest.raises(ValueError, match=match):
+            HardGateClassifier(**params, max_epochs=1).fit(XP, y)
+    with pytest.raises(ValueError, match="gate needs at least one column"):
+        HardGateClassifier(base_output_columns=[[0, 1], [2, 3]], max_epochs=1).fit(
+            a.repeat(2, axis=1), y
+        )

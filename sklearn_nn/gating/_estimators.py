@@ -34,6 +34,7 @@ from ._modules import GATES, HardGateLoss, HardGateNetwork
 
 _GATING_CONSTRAINTS = {
     "estimators": [list, None],
+    "base_output_columns": [list, None],
     "gate_hidden_layer_sizes": ["array-like"],
     "activation": [StrOptions(set(ACTIVATIONS))],
     "gate": [StrOptions(set(GATES))],
@@ -280,8 +281,11 @@ class _HardGateMixin:
         return pred.reshape(pred.shape[0], -1)
 
     def _training_data(self, X, y, target, weight, rng):
+        if self.base_output_columns is not None:
+            return self._precomputed_training_data(X, target, weight)
         # the base models are fitted on y as given (labels, float64 values);
         # the net sees the encoded target
+        self.base_output_columns_ = self.gate_columns_ = None
         named = self._named_estimators()
         outputs, fitted = [], []
         if self.cv == "prefit":
@@ -348,12 +352,101 @@ class _HardGateMixin:
 
     def _make_inputs(self, X):
         dtype = self._numpy_dtype
+        if self.base_output_columns_ is not None:
+            X_gate, base = self._split_precomputed(X)
+            return _as_tensor(X_gate, dtype), _as_tensor(base, dtype)
         base = np.stack([self._base_output(est, X) for est in self.estimators_], 1)
         return _as_tensor(X, dtype), _as_tensor(base, dtype)
 
+    # precomputed base outputs -----------------------------------------------
+    def _resolve_base_output_columns(self, n_features):
+        """``base_output_columns`` -> (one int array per base model, the
+        gate's columns), validated against ``X``'s width and the target."""
+        if self.estimators is not None:
+            raise ValueError(
+                "estimators and base_output_columns are two ways to give the "
+                "base models' outputs: fitted here, or precomputed in columns of "
+                "X. Set one of them to None."
+            )
+        n_outputs = len(self.classes_) if is_classifier(self) else self.n_outputs_
+        what = "class probabilities" if is_classifier(self) else "outputs"
+        specs, used = [], set()
+        if len(self.base_output_columns) == 0:
+            raise ValueError("base_output_columns must name at least one base model.")
+        for i, spec in enumerate(self.base_output_columns):
+            cols = np.atleast_1d(np.asarray(spec))
+            if (
+                cols.ndim != 1
+                or not np.issubdtype(cols.dtype, np.integer)
+                or cols.min() < -n_features
+                or cols.max() >= n_features
+            ):
+                raise ValueError(
+                    f"base_output_columns[{i}]={spec!r} must be a column index of "
+                    f"X (or a list of them); X has {n_features} columns."
+                )
+            cols = cols % n_features
+            if len(cols) != n_outputs:
+                raise ValueError(
+                    f"base_output_columns[{i}] names {len(cols)} column(s), but "
+                    f"each base model gives {n_outputs} {what} (one column each"
+                    + (", ordered as classes_)." if is_classifier(self) else ").")
+                )
+            if used & set(cols.tolist()):
+                raise ValueError(
+                    f"base_output_columns[{i}] reuses columns of another base model."
+                )
+            used |= set(cols.tolist())
+            specs.append(cols)
+        gate_columns = np.array(sorted(set(range(n_features)) - used), dtype=int)
+        if len(gate_columns) == 0:
+            raise ValueError(
+                "every column of X is a base output in base_output_columns; the "
+                "gate needs at least one column of features to decide from."
+            )
+        return specs, gate_columns
+
+    def _split_precomputed(self, X):
+        """``X`` -> (the gate's features, the base outputs (n, E, k))."""
+        X = np.asarray(X)
+        base = np.stack([X[:, cols] for cols in self.base_output_columns_], axis=1)
+        return X[:, self.gate_columns_], base
+
+    def _precomputed_training_data(self, X, target, weight):
+        specs, gate_columns = self._resolve_base_output_columns(X.shape[1])
+        self.base_output_columns_, self.gate_columns_ = specs, gate_columns
+        X_gate, base = self._split_precomputed(X)
+        if is_classifier(self) and (base.min() < 0 or base.max() > 1):
+            raise ValueError(
+                "base_output_columns of a classifier must hold class "
+                "probabilities in [0, 1]; got values in "
+                f"[{base.min():.3g}, {base.max():.3g}]."
+            )
+        self.estimators_ = []
+        self.named_estimators_ = Bunch()
+        return TensorBatches(
+            (
+                _as_tensor(X_gate, self._numpy_dtype),
+                torch.from_numpy(base.astype(self._numpy_dtype)),
+            ),
+            torch.as_tensor(target),
+            None
+            if weight is None
+            else torch.as_tensor(weight, dtype=self._torch_dtype),
+        )
+
+    def _n_gate_features(self):
+        if self.base_output_columns_ is not None:
+            return len(self.gate_columns_)
+        return self.n_features_in_
+
     def _module_kwargs(self):
+        if self.base_output_columns_ is not None:
+            n_estimators = len(self.base_output_columns_)
+        else:
+            n_estimators = len(self._named_estimators())
         return dict(
-            n_estimators=len(self._named_estimators()),
+            n_estimators=n_estimators,
             hidden_layer_sizes=layer_sizes(
                 self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes"
             ),
@@ -414,7 +507,17 @@ class _HardGateMixin:
 
 
 _SHARED_PARAMETERS_DOC = """\
-gate_hidden_layer_sizes : array-like of int, default=(20,)
+base_output_columns : list of int or of lists of int, or None, default=None
+        Precomputed base outputs: the columns of ``X`` that hold each base
+        model's outputs, one entry per base model -- a column index for a
+        single-output regressor, a list of ``n_outputs`` indices for several
+        outputs, a list of ``n_classes`` indices (class probabilities, ordered
+        as ``classes_``) for a classifier. The gate reads the other columns of
+        ``X`` (``gate_columns_``) and picks one base model's columns per
+        sample. Use it when the base models were trained elsewhere (their
+        outputs computed on data they were not trained on); ``estimators``
+        must then be None. None: the base models are ``estimators``.
+    gate_hidden_layer_sizes : array-like of int, default=(20,)
         Hidden layer widths of the gate MLP; ``()`` makes the gate linear.
     activation : {'relu', 'tanh', 'logistic', 'gelu', 'identity'}, default='relu'
         Hidden-layer activation of the gate.
@@ -496,6 +599,11 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
         ``cv='prefit'``, the given estimators themselves).
     named_estimators_ : sklearn.utils.Bunch
         The fitted base classifiers by name.
+    base_output_columns_ : list of ndarray or None
+        With ``base_output_columns``: the columns of each base model's
+        outputs (``estimators_`` is then empty); None otherwise.
+    gate_columns_ : ndarray or None
+        With ``base_output_columns``: the columns of ``X`` the gate reads.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -563,6 +671,7 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
         self,
         *,
         estimators=None,
+        base_output_columns=None,
         gate_hidden_layer_sizes=(20,),
         activation="relu",
         gate="straight_through",
@@ -603,6 +712,7 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
             dtype=dtype,
         )
         self.estimators = estimators
+        self.base_output_columns = base_output_columns
         self.gate_hidden_layer_sizes = gate_hidden_layer_sizes
         self.activation = activation
         self.gate = gate
@@ -621,7 +731,7 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
 
     def _build_module(self):
         return HardGateNetwork(
-            self.n_features_in_,
+            self._n_gate_features(),
             n_outputs=len(self.classes_),
             task="classification",
             **self._module_kwargs(),
@@ -676,6 +786,11 @@ default=None
         ``cv='prefit'``, the given estimators themselves).
     named_estimators_ : sklearn.utils.Bunch
         The fitted base regressors by name.
+    base_output_columns_ : list of ndarray or None
+        With ``base_output_columns``: the columns of each base model's
+        outputs (``estimators_`` is then empty); None otherwise.
+    gate_columns_ : ndarray or None
+        With ``base_output_columns``: the columns of ``X`` the gate reads.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -745,6 +860,7 @@ default=None
         self,
         *,
         estimators=None,
+        base_output_columns=None,
         gate_hidden_layer_sizes=(20,),
         activation="relu",
         gate="straight_through",
@@ -785,6 +901,7 @@ default=None
             dtype=dtype,
         )
         self.estimators = estimators
+        self.base_output_columns = base_output_columns
         self.gate_hidden_layer_sizes = gate_hidden_layer_sizes
         self.activation = activation
         self.gate = gate
@@ -803,7 +920,7 @@ default=None
 
     def _build_module(self):
         return HardGateNetwork(
-            self.n_features_in_,
+            self._n_gate_features(),
             n_outputs=self.n_outputs_,
             task="regression",
             output_activation=self.output_activation,
