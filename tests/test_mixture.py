@@ -717,3 +717,33 @@ def test_unused_expert_warning_names_load_balancing():
         warnings.simplefilter("error", UnusedExpertWarning)
         balanced = MixtureOfExpertsClassifier(**params, load_balancing=0.1).fit(X, y)
     assert balanced.expert_usage_.min() > 0.05
+
+
+def test_return_std_is_the_mixture_standard_deviation():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(300, 2))
+    # bimodal target: the sign of the branch is not in X
+    y = np.where(rng.rand(300) < 0.5, 1.0, -1.0) * (1 + X[:, 0]) + 0.1 * X[:, 1]
+    reg = MixtureOfExpertsRegressor(
+        n_experts=2, learn_expert_scale=True, lr=0.01, max_epochs=30,
+        dtype="float64", random_state=0,
+    ).fit(X, y)  # fmt: skip
+    mean, std = reg.predict(X[:20], return_std=True)
+    np.testing.assert_allclose(mean, reg.predict(X[:20]))
+    # by hand from the module: moments of sum_i g_i N(o_i, s_i^2)
+    module = reg.net_.module_
+    with torch.no_grad():
+        _, log_gate, outputs, log_scale = module(torch.as_tensor(X[:20]))
+    g, o = log_gate.exp().detach().numpy(), outputs[:, :, 0].detach().numpy()
+    s2 = np.exp(2 * log_scale.detach().numpy())
+    m = (g * o).sum(1)
+    np.testing.assert_allclose(mean, m, rtol=1e-10)
+    np.testing.assert_allclose(std, np.sqrt((g * (s2 + o**2)).sum(1) - m**2), rtol=1e-8)
+    assert np.all(std > 0)
+    # 2-D y: one std per output
+    reg2 = MixtureOfExpertsRegressor(max_epochs=2, random_state=0).fit(X, np.c_[y, y])
+    assert reg2.predict(X[:5], return_std=True)[1].shape == (5, 2)
+    with pytest.raises(ValueError, match="return_std=True needs loss='mixture'"):
+        MixtureOfExpertsRegressor(loss="blend", max_epochs=1).fit(X, y).predict(
+            X, return_std=True
+        )

@@ -431,3 +431,45 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         return MixtureOfExpertsLoss(
             "regression", self.loss, load_balancing=self.load_balancing
         )
+
+    def predict(self, X, return_std=False):
+        """Predicted target values, and optionally the predictive spread.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+        return_std : bool, default=False
+            Also return the standard deviation of the predictive mixture
+            ``sum_i g_i(x) N(o_i(x), s_i^2)``: ``sqrt(sum_i g_i (s_i^2 +
+            o_i^2) - mean^2)`` per output. It combines the experts'
+            disagreement with their own scales ``s_i`` (unit scales unless
+            ``learn_expert_scale=True``, so then ``y`` should be
+            standardised). Needs ``loss='mixture'``, for which the model is
+            that distribution.
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The mixture's mean ``sum_i g_i(x) o_i(x)``, with the number of
+            dimensions of the ``y`` seen in ``fit``.
+        y_std : ndarray, same shape as ``y_mean``
+            Only with ``return_std=True``.
+        """
+        if not return_std:
+            return super().predict(X)
+        if self.loss != "mixture":
+            raise ValueError(
+                "return_std=True needs loss='mixture' (the mixture of Gaussians "
+                f"is the predictive distribution); this model has loss={self.loss!r}."
+            )
+        out = self._forward(X)
+        gate = np.exp(_to_numpy(out[1]))[:, :, None]
+        experts = _to_numpy(out[2])
+        variance = np.exp(2 * _to_numpy(out[3]))[:, :, None]
+        mean = (gate * experts).sum(axis=1)
+        second = (gate * (variance + experts**2)).sum(axis=1)
+        std = np.sqrt(np.maximum(second - mean**2, 0.0))
+        if self._y_ndim == 1:
+            return mean.ravel(), std.ravel()
+        return mean, std
