@@ -357,3 +357,71 @@ def test_make_pairs():
         make_pairs(items, np.zeros(30), 4)
     with pytest.raises(ValueError, match="one label per item"):
         make_pairs(items, labels[:5], 4)
+
+
+# ------------------------------------------------------ bad input, new paths
+_SEQS = [np.ones((3, 2)), np.ones((5, 2))]
+_PAIRS = [(np.ones((3, 2)), np.ones((4, 2))), (np.ones((2, 2)), np.ones((5, 2)))]
+
+
+@pytest.mark.parametrize(
+    "make, X, y, error, match",
+    [
+        # padding_value
+        (
+            lambda: TargetReplicationLSTMClassifier(padding_value="zero"),
+            _SEQS, [0, 1], (TypeError, ValueError), "padding_value",
+        ),
+        (
+            lambda: TargetReplicationLSTMClassifier(padding_value=float("nan")),
+            _SEQS, [0, 1], ValueError, "padding_value must be a finite number",
+        ),
+        (
+            lambda: TargetReplicationLSTMClassifier(padding_value=1.0),
+            [np.ones((3, 2)), np.ones((4, 2))], [0, 1], ValueError, "all padding",
+        ),
+        # conv_filters
+        (
+            lambda: TargetReplicationLSTMClassifier(conv_filters=(0,)),
+            _SEQS, [0, 1], ValueError, "conv_filters must be a sequence of positive",
+        ),
+        # complex values are not silently cast
+        (
+            lambda: TargetReplicationLSTMClassifier(),
+            [np.ones((3, 2)) * 1j, np.ones((4, 2))], [0, 1], ValueError, "complex",
+        ),
+        # pair lists
+        (
+            lambda: SiamesePairClassifier(tower="gru"),
+            [(np.ones(3), np.ones(4)), (np.ones(3),)], [0, 1], ValueError,
+            r"X\[1\] is not a \(left, right\) pair",
+        ),
+        (
+            lambda: SiamesePairClassifier(tower="gru", pooling="median"),
+            _PAIRS, [0, 1], ValueError, "pooling",
+        ),
+        (
+            lambda: SiamesePairClassifier(tower="gru"),
+            [(np.ones((3, 2)), np.full((4, 2), np.inf))] * 2, [0, 1], ValueError,
+            "inf",
+        ),
+        (
+            lambda: SiamesePairClassifier(padding_value=0.0),
+            np.ones((4, 4)), [0, 1, 0, 1], ValueError, "padding_value marks padding",
+        ),
+        # the scaler
+        (
+            lambda: SequenceStandardScaler(),
+            [np.ones((3, 2)), np.ones((4, 3))], None, ValueError, "channels",
+        ),
+        (
+            lambda: SequenceStandardScaler(),
+            [np.array([[1.0, np.nan], [2.0, 3.0]])], None, ValueError,
+            "NaN at step 0",
+        ),
+    ],
+)  # fmt: skip
+def test_bad_sequence_input_is_a_clear_error(make, X, y, error, match):
+    est = make()
+    with pytest.raises(error, match=match):
+        est.fit(X) if y is None else est.fit(X, y)
