@@ -18,6 +18,21 @@ def rng():
     return np.random.RandomState(0)
 
 
+@pytest.fixture(scope="session")
+def japanese_vowels():
+    """aeon's bundled JapaneseVowels as (X, y, X_test, y_test), each
+    utterance an array of shape (steps, 12). aeon is in the test extra: a
+    missing aeon fails the real-data tests, it does not skip them."""
+    from aeon.datasets import load_classification
+
+    X, y = load_classification("JapaneseVowels", split="train")
+    X_test, y_test = load_classification("JapaneseVowels", split="test")
+    # aeon: (channels, steps) per utterance
+    X = [np.asarray(s, dtype=float).T for s in X]
+    X_test = [np.asarray(s, dtype=float).T for s in X_test]
+    return X, y, X_test, y_test
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

@@ -400,17 +400,12 @@ def test_multiclass_reproducible_and_weighted(cell):
 
 
 @pytest.mark.slow
-def test_japanese_vowels_accuracy_at_defaults():
-    # aeon is in the test extra: a missing aeon fails here, it does not skip
-    from aeon.datasets import load_classification
+def test_japanese_vowels_accuracy_at_defaults(japanese_vowels):
     from sklearn.pipeline import make_pipeline
 
     from sklearn_nn.preprocessing import SequenceStandardScaler
 
-    X, y = load_classification("JapaneseVowels", split="train")
-    X_test, y_test = load_classification("JapaneseVowels", split="test")
-    X = [np.asarray(s, dtype=float).T for s in X]  # aeon: (channels, steps)
-    X_test = [np.asarray(s, dtype=float).T for s in X_test]
+    X, y, X_test, y_test = japanese_vowels
     clf = make_pipeline(
         SequenceStandardScaler(), TargetReplicationLSTMClassifier(random_state=0)
     ).fit(X, y)

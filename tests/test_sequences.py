@@ -310,15 +310,10 @@ def test_collapse_warning_cosine_with_and_without_negatives():
 
 # ------------------------------------------------------------------ real data
 @pytest.mark.slow
-def test_speaker_verification_on_japanese_vowels():
+def test_speaker_verification_on_japanese_vowels(japanese_vowels):
     # same/different speaker for pairs of unseen test utterances; training
     # pairs drawn from the training utterances only
-    from aeon.datasets import load_classification
-
-    X, y = load_classification("JapaneseVowels", split="train")
-    X_test, y_test = load_classification("JapaneseVowels", split="test")
-    X = [np.asarray(s, dtype=float).T for s in X]  # aeon: (channels, steps)
-    X_test = [np.asarray(s, dtype=float).T for s in X_test]
+    X, y, X_test, y_test = japanese_vowels
     P_train, s_train = make_pairs(X, y, 2000, random_state=0)
     P_test, s_test = make_pairs(X_test, y_test, 2000, random_state=1)
     model = make_pipeline(
