@@ -313,6 +313,34 @@ class HardGateNetwork(nn.Module):
                 linear.bias.zero_()
             self.output_layer = nn.Sequential(linear, ACTIVATIONS[output_activation]())
 
+    def prefer_estimator(self, index: int, margin: float) -> None:
+        """Make the gate choose base model ``index`` for every input.
+
+        The output layer's weights are set to zero and its bias to
+        ``margin`` for ``index`` and 0 for the other models, so the logits
+        are the same for every input and ``index`` wins by ``margin``. The
+        gate's hidden layers keep their (random) weights and training moves
+        the choice away from ``index`` only where the loss says another model
+        does better. ``margin=0`` gives equal logits (argmax ties go to the
+        first model).
+
+        Parameters
+        ----------
+        index : int
+            The base model to prefer, in ``range(n_estimators)``.
+        margin : float
+            How much larger its logit is than the others'.
+        """
+        last = self.gate[-1]
+        if not 0 <= index < last.out_features:
+            raise ValueError(
+                f"index must be in range({last.out_features}), got {index!r}"
+            )
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.zero_()
+            last.bias[index] = margin
+
     def select(self, logits):
         """The one-hot gate for ``logits`` (Gumbel noise only in training)."""
         if self.gate_kind == "gumbel" and self.training:
@@ -375,24 +403,45 @@ class HardGateLoss(nn.Module):
     Parameters
     ----------
     task : {'classification', 'regression'}
+    misclassification_cost : float, default=0.0
+        Classification only: added to a model's loss on a sample when its most
+        probable class is wrong, ``L_e = -log p_e(y) + cost * [argmax p_e !=
+        y]``. With a cost well above the typical log-loss the gate learns
+        where each model is *right* and the log-loss only decides between
+        models that are both right or both wrong; with 0 it prefers the most
+        confident correct model, which can cost accuracy when the models'
+        confidences are not comparable (a k-NN's probability 1 against an
+        SVM's Platt-scaled 0.9). The indicator has no gradient of its own:
+        it changes which models the soft gate's gradient favours.
 
     ``forward(y_pred, target, weight=None)`` takes the output tuple of
     :class:`HardGateNetwork` and returns the weighted mean loss.
     """
 
-    def __init__(self, task: str):
+    def __init__(self, task: str, misclassification_cost: float = 0.0):
         super().__init__()
         if task not in ("classification", "regression"):
             raise ValueError(
                 f"task must be 'classification' or 'regression', got {task!r}"
             )
+        if misclassification_cost < 0:
+            raise ValueError(
+                f"misclassification_cost must be >= 0, got {misclassification_cost!r}"
+            )
+        if misclassification_cost and task != "classification":
+            raise ValueError("misclassification_cost is only used for classification")
         self.task = task
+        self.misclassification_cost = misclassification_cost
 
     def per_model(self, per_model, target):
         """Each model's loss on each sample, shape (n, E)."""
         if self.task == "classification":
             index = target.view(-1, 1, 1).expand(-1, per_model.shape[1], 1)
-            return -per_model.gather(2, index).squeeze(2)
+            losses = -per_model.gather(2, index).squeeze(2)
+            if self.misclassification_cost:
+                wrong = per_model.argmax(dim=2) != target.view(-1, 1)
+                losses = losses + self.misclassification_cost * wrong.to(losses.dtype)
+            return losses
         return (per_model - target.unsqueeze(1)).square().mean(dim=2)
 
     def per_sample(self, y_pred, target):

