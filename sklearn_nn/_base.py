@@ -32,6 +32,7 @@ import threading
 
 import numpy as np
 import torch
+from joblib import hash as joblib_hash
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
@@ -44,7 +45,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping, PassthroughScoring, PrintLog
+from skorch.callbacks import PassthroughScoring, PrintLog
 from skorch.utils import noop
 
 from ._net import (
@@ -53,6 +54,7 @@ from ._net import (
     StopOnDivergence,
     TensorBatches,
     ValidationScore,
+    _EarlyStopping,
     _Net,
     predefined_validation,
 )
@@ -248,6 +250,22 @@ class BaseNeuralEstimator(BaseEstimator):
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            Ctrl-C during training reaches the caller and the estimator is
+            left as it was before this call (unfitted, or the previous model
+            with its history when ``warm_start=True``), as after any failed
+            fit.
+        sklearn_nn.exceptions.DivergenceError
+            When the training loss becomes NaN or infinite or explodes (a
+            batch loss over a million times the first one's), typically from
+            a learning rate far too large or unscaled data; the estimator is
+            left as it was. With ``early_stopping=True`` and at least one
+            validated epoch, the fit instead stops, restores the best
+            validation epoch's weights and warns with
+            :class:`~sklearn_nn.exceptions.DivergenceWarning`.
         """
         warm = self.warm_start and hasattr(self, "net_")
         device = resolve_device(self.device)
@@ -269,6 +287,7 @@ class BaseNeuralEstimator(BaseEstimator):
         """The fit template (see :meth:`fit`)."""
         if not warm:
             self._fitted_dtype = self.dtype
+            self._fitted_parameters = self._fixed_parameters()
         X, y = self._validate_fit_data(X, y, reset=not warm)
         target = self._encode_target(y, reset=not warm)
         weight = self._fit_weights(sample_weight, X, target)
@@ -342,6 +361,36 @@ class BaseNeuralEstimator(BaseEstimator):
         self._post_fit(X, target, weight)
         return self
 
+    # parameters a warm-start fit applies to the fitted network; every other
+    # parameter defines the network, its loss or its data and must not change
+    _WARM_START_SETTINGS = frozenset(
+        {
+            "max_epochs",
+            "batch_size",
+            "lr",
+            "weight_decay",
+            "early_stopping",
+            "validation_fraction",
+            "n_iter_no_change",
+            "tol",
+            "verbose",
+            "warm_start",
+            "random_state",
+            "class_weight",
+            "device",
+            "dtype",
+        }
+    )
+
+    def _fixed_parameters(self):
+        """A hash of each parameter a warm start cannot change."""
+        params = self.get_params(deep=False)
+        return {
+            name: _parameter_hash(value)
+            for name, value in params.items()
+            if name not in self._WARM_START_SETTINGS
+        }
+
     def _check_warm_start(self, device):
         changed = [
             f"{name}={new!r} (fitted with {old!r})"
@@ -351,11 +400,22 @@ class BaseNeuralEstimator(BaseEstimator):
             ]
             if new != old
         ]
+        fitted = getattr(self, "_fitted_parameters", None)
+        if fitted is not None:
+            now = self._fixed_parameters()
+            params = self.get_params(deep=False)
+            changed += [
+                f"{name}={params[name]!r}"
+                for name in sorted(now)
+                if name in fitted and now[name] != fitted[name]
+            ]
         if changed:
             raise ValueError(
                 "warm_start=True continues training the fitted network, but "
                 + ", ".join(changed)
-                + ". Set warm_start=False to fit a new network."
+                + " changed since it was fitted (only the training settings "
+                + ", ".join(sorted(self._WARM_START_SETTINGS - {"device", "dtype"}))
+                + " may change). Set warm_start=False to fit a new network."
             )
 
     def _training_data(self, X, y, target, weight, rng) -> TensorBatches:
@@ -422,7 +482,7 @@ class BaseNeuralEstimator(BaseEstimator):
         callbacks.append(
             (
                 "early_stopping",
-                EarlyStopping(
+                _EarlyStopping(
                     monitor="valid_loss" if has_validation else "train_loss",
                     patience=self.n_iter_no_change,
                     threshold=self.tol,
@@ -510,8 +570,37 @@ def _is_plain_valid_matrix(X, estimator):
     )
 
 
-def _as_tensor(X, dtype):
-    """Zero-copy numpy -> torch where possible (copy read-only input)."""
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _parameter_hash(value):
+    """A content hash of a parameter value (its identity when it cannot be
+    pickled, e.g. a generator of CV splits)."""
+    try:
+        return joblib_hash(value)
+    except Exception:
+        return ("id", id(value))
+
+
+def _as_tensor(X, dtype, name="X"):
+    """Zero-copy numpy -> torch where possible (copy read-only input).
+
+    float64 values beyond float32's range would become inf in a float32
+    network (and NaN outputs): a ValueError naming ``name`` instead.
+    """
+    X = np.asarray(X)
+    if (
+        dtype == np.float32
+        and X.dtype == np.float64
+        and X.size
+        and np.nanmax(np.abs(X)) > _FLOAT32_MAX
+    ):
+        raise ValueError(
+            f"{name} has values beyond float32's range (|value| > "
+            f"{_FLOAT32_MAX:.3g}), the precision of this model (dtype="
+            "'float32'); rescale the input (e.g. StandardScaler) or fit with "
+            "dtype='float64'."
+        )
     X = np.asarray(X, dtype=dtype)
     if not X.flags.writeable:
         X = X.copy()
@@ -772,7 +861,15 @@ max_epochs : int, default=200
     warm_start : bool, default=False
         When True and the estimator is already fitted, ``fit`` continues
         training the current weights (and optimizer state) for up to
-        ``max_epochs`` more epochs instead of starting afresh.
+        ``max_epochs`` more epochs instead of starting afresh. Only the
+        training settings (``max_epochs``, ``batch_size``, ``lr``,
+        ``weight_decay``, ``early_stopping``, ``validation_fraction``,
+        ``n_iter_no_change``, ``tol``, ``verbose``, ``random_state``,
+        ``class_weight``) may change between warm fits; a changed parameter
+        that defines the network, its loss or its inputs (layer sizes,
+        ``optimizer``, the number of experts, the base models ...) is a
+        ValueError naming it, as is a changed ``device`` or ``dtype``: set
+        ``warm_start=False`` to fit a new network with it.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split and
         dropout. All seeds of a fit are drawn from this one source, so an int

@@ -25,7 +25,10 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
+
+# DivergenceError is also importable from here, where it used to live
+from .exceptions import DivergenceError, DivergenceWarning, _warn
 
 
 class TensorBatches(torch.utils.data.Dataset):
@@ -116,6 +119,21 @@ class _Net(NeuralNet):
     def get_default_callbacks(self):
         # the estimator passes exactly the callbacks it needs
         return []
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        # skorch's partial_fit swallows KeyboardInterrupt (its callbacks stop
+        # training by raising it), so Ctrl-C would return a half-trained
+        # model; here a user's interrupt propagates (and the estimator's fit
+        # rolls back), and only our callbacks' _StopTraining ends training
+        if not self.initialized_:
+            self.initialize()
+        self.notify("on_train_begin", X=X, y=y)
+        try:
+            self.fit_loop(X, y, **fit_params)
+        except _StopTraining:
+            pass
+        self.notify("on_train_end", X=X, y=y)
+        return self
 
     def infer(self, x, **fit_params):
         module = self.module_
@@ -211,30 +229,99 @@ def predefined_validation(dataset_valid):
     return split
 
 
-class DivergenceError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+class _StopTraining(Exception):
+    """A callback ends training early (not a user's KeyboardInterrupt)."""
+
+
+class _EarlyStopping(EarlyStopping):
+    """skorch's EarlyStopping, ending training with :class:`_StopTraining`.
+
+    skorch stops training by raising ``KeyboardInterrupt`` and swallows every
+    ``KeyboardInterrupt`` in ``partial_fit``, so a user's Ctrl-C would end
+    ``fit`` silently with a half-trained model; ``_Net.partial_fit`` lets a
+    real ``KeyboardInterrupt`` through and catches only this one.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        try:
+            super().on_epoch_end(net, **kwargs)
+        except KeyboardInterrupt:
+            if self.misses_ != self.patience:  # a user's interrupt
+                raise
+            raise _StopTraining from None
+
+    def restore_best(self, net):
+        """Load the best epoch's weights now (True if there were any)."""
+        weights = getattr(self, "best_model_weights_", None)
+        if not self.load_best or weights is None:
+            return False
+        net.module_.load_state_dict(weights)
+        return True
 
 
 class StopOnDivergence(Callback):
-    """Raise a clear error as soon as a training batch loss is not finite."""
+    """Stop a fit whose training loss is not finite or explodes.
+
+    A training batch loss that is NaN or infinite, or whose magnitude exceeds
+    ``growth`` times that of the fit's first batch (and at least ``growth *
+    1e-3``), counts as a divergence. Without a validation set the fit raises
+    :class:`~sklearn_nn.exceptions.DivergenceError` (and the estimator is
+    rolled back to its state before ``fit``). With one (``early_stopping``),
+    once an epoch has been validated, the diverging epoch is dropped, the best
+    validation epoch's weights are restored, training stops and a
+    :class:`~sklearn_nn.exceptions.DivergenceWarning` says so.
+    """
+
+    growth = 1e6
 
     def __init__(self, estimator_name, lr):
         self.estimator_name = estimator_name
         self.lr = lr
 
+    def on_train_begin(self, net, **kwargs):
+        self.reference_ = None
+
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
         if not training:
             return
         loss = loss.item()
-        if not math.isfinite(loss):
-            epoch = len(net.history)
-            n_batch = len(net.history[-1]["batches"])
-            raise DivergenceError(
-                f"{self.estimator_name}: the training loss became {loss} at epoch "
-                f"{epoch} (batch {n_batch}); the fit diverged and was stopped. "
-                f"Try a smaller lr (now {self.lr}), standardize the inputs and "
-                "targets (e.g. StandardScaler), or add weight_decay."
+        if self.reference_ is None and math.isfinite(loss):
+            self.reference_ = max(abs(loss), 1e-3)
+            return
+        if math.isfinite(loss) and abs(loss) <= self.growth * self.reference_:
+            return
+        epoch = len(net.history)
+        n_batch = len(net.history[-1]["batches"])
+        what = (
+            f"became {loss}"
+            if not math.isfinite(loss)
+            else f"exploded to {loss:.3g} ({abs(loss) / self.reference_:.2g} times "
+            "the first batch's)"
+        )
+        advice = (
+            f"Try a smaller lr (now {self.lr}), standardize the inputs and "
+            "targets (e.g. StandardScaler), or add weight_decay."
+        )
+        stopper = dict(net.callbacks_).get("early_stopping")
+        if (
+            epoch > 1
+            and "valid_loss" in net.history[-2]
+            and stopper is not None
+            and stopper.restore_best(net)
+        ):
+            del net.history[-1]
+            best = stopper.best_epoch_
+            _warn(
+                f"{self.estimator_name}: the training loss {what} at epoch {epoch} "
+                f"(batch {n_batch}); training was stopped and the weights of epoch "
+                f"{best}, the best on the validation set, were restored. {advice}",
+                DivergenceWarning,
             )
+            raise _StopTraining
+        raise DivergenceError(
+            f"{self.estimator_name}: the training loss {what} at epoch {epoch} "
+            f"(batch {n_batch}); the fit diverged and was stopped. {advice}"
+        )
 
 
 class ValidationScore(Callback):

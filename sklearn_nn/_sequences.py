@@ -243,7 +243,19 @@ def read_float_sequences(
             )
     lengths = _float_lengths(values, name, padding_value)
     inside = np.arange(values.shape[1])[None, :] < lengths[:, None]
-    values = np.where(inside[:, :, None], values, 0.0).astype(dtype, copy=False)
+    values = np.where(inside[:, :, None], values, 0.0)
+    if (
+        np.dtype(dtype) == np.float32
+        and values.size
+        and np.abs(values).max() > np.finfo(np.float32).max
+    ):
+        raise ValueError(
+            f"{name} has values beyond float32's range (|value| > "
+            f"{np.finfo(np.float32).max:.3g}), the precision of this model "
+            "(dtype='float32'); rescale the sequences (e.g. "
+            "SequenceStandardScaler) or fit with dtype='float64'."
+        )
+    values = values.astype(dtype, copy=False)
     return PaddedSequences(np.ascontiguousarray(values), lengths, layout)
 
 

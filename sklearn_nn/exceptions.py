@@ -13,11 +13,31 @@ import warnings
 
 __all__ = [
     "CollapsedEmbeddingWarning",
+    "DivergenceError",
+    "DivergenceWarning",
     "InnerPaddingTokenWarning",
     "NegativePairsWarning",
     "UnusedExpertWarning",
     "ZeroPaddingWarning",
 ]
+
+
+class DivergenceError(FloatingPointError):
+    """Training diverged: the loss became NaN or infinite, or exploded.
+
+    The fit is stopped and the estimator is left as it was before ``fit``.
+    Lower ``lr``, standardise the inputs (and regression targets), or add
+    ``weight_decay``.
+    """
+
+
+class DivergenceWarning(UserWarning):
+    """Training diverged after the best validation epoch; its weights were kept.
+
+    With ``early_stopping=True`` a diverging fit is stopped and the weights of
+    the epoch with the best validation loss are restored, so the work done
+    before the divergence is kept. Lower ``lr`` or standardise the data.
+    """
 
 
 class ZeroPaddingWarning(UserWarning):

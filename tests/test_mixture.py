@@ -473,7 +473,9 @@ def test_divergence_raises_clear_error_and_keeps_previous_model():
     reg = MixtureOfExpertsRegressor(
         loss="blend", optimizer="sgd", lr=1e6, max_epochs=20, random_state=0, **SMALL
     )
-    with pytest.raises(DivergenceError, match=r"became (nan|inf) at epoch \d+"):
+    with pytest.raises(
+        DivergenceError, match=r"(became (nan|inf)|exploded to .*) at epoch \d+"
+    ):
         reg.fit(X, y * 1e3)
     assert not hasattr(reg, "net_")
     reg.set_params(lr=1e-3).fit(X, y)
@@ -628,7 +630,7 @@ def test_failed_warm_fit_rolls_back_history_and_settings():
     clf = MixtureOfExpertsClassifier(
         max_epochs=3, warm_start=True, tol=0, random_state=0, **SMALL
     ).fit(X, y)
-    clf.set_params(optimizer="sgd", lr=1e30, max_epochs=7)
+    clf.set_params(lr=1e30, max_epochs=7)
     with pytest.raises(DivergenceError):
         clf.fit(X * 1e6, y)
     assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.net_.history) == 3

@@ -1,0 +1,189 @@
+"""Bad input and interrupted fits, for every public estimator (issue 12):
+a clear error or a consistent estimator, never a raw traceback from deep
+inside or a silently wrong model."""
+
+import numpy as np
+import pytest
+from sklearn.base import is_classifier
+from sklearn.linear_model import LogisticRegression, Ridge
+from test_common import ESTIMATOR_CLASSES, _data, fast_instance
+
+from sklearn_nn._net import StopOnDivergence
+from sklearn_nn.exceptions import DivergenceError, DivergenceWarning
+
+ids = {"ids": lambda c: c.__name__}
+
+
+def _interrupt_after(monkeypatch, n_batches):
+    """Make the n-th training batch of every fit raise KeyboardInterrupt
+    (what Ctrl-C does), from inside skorch's training loop."""
+    original = StopOnDivergence.on_batch_end
+    seen = {"n": 0}
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            seen["n"] += 1
+            if seen["n"] == n_batches:
+                raise KeyboardInterrupt
+        return original(self, net, batch=batch, training=training, **kwargs)
+
+    monkeypatch.setattr(StopOnDivergence, "on_batch_end", on_batch_end)
+    return seen
+
+
+def _outputs(est, X):
+    method = "predict_proba" if is_classifier(est) else "predict"
+    return getattr(est, method)(X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, **ids)
+@pytest.mark.parametrize("when", ["first batch", "third epoch"])
+def test_keyboard_interrupt_reaches_the_user_and_leaves_the_estimator_as_it_was(
+    cls, when, monkeypatch
+):
+    X, y = _data(cls, n=60)
+    est = fast_instance(cls, max_epochs=5, batch_size=20, tol=0)
+    n_batches = 1 if when == "first batch" else 2 * 3 + 1
+    _interrupt_after(monkeypatch, n_batches)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    assert not hasattr(est, "net_") and not hasattr(est, "n_iter_")
+
+    # a warm fit interrupted: the previous model, history and settings stay
+    monkeypatch.undo()
+    est = fast_instance(cls, max_epochs=3, batch_size=20, tol=0, warm_start=True)
+    est.fit(X, y)
+    before = _outputs(est, X)
+    curve = list(est.loss_curve_)
+    _interrupt_after(monkeypatch, n_batches)
+    est.set_params(max_epochs=5)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    assert est.n_iter_ == len(est.loss_curve_) == len(est.net_.history) == 3
+    assert est.loss_curve_ == curve
+    np.testing.assert_array_equal(_outputs(est, X), before)
+    assert est.net_.max_epochs == 3
+    # and it trains on afterwards
+    monkeypatch.undo()
+    est.fit(X, y)
+    assert est.n_iter_ == len(est.loss_curve_) == 8
+
+
+def test_early_stopping_still_ends_training_quietly():
+    # skorch's EarlyStopping stops by raising KeyboardInterrupt; ours must
+    # still end the fit normally
+    cls = ESTIMATOR_CLASSES[0]
+    X, y = _data(cls, n=60)
+    est = fast_instance(cls, max_epochs=200, n_iter_no_change=2, tol=1e9)
+    est.fit(X, y)
+    assert est.n_iter_ == 3 == len(est.loss_curve_)
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, **ids)
+def test_an_exploding_loss_is_a_divergence_error_not_a_silent_fit(cls):
+    X, y = _data(cls, n=60)
+    est = fast_instance(cls, max_epochs=20, lr=1e6, tol=0, dtype="float32")
+    try:
+        est.fit(X * 1000, y * 1000 if not is_classifier(est) else y)
+    except DivergenceError as exc:
+        message = str(exc)
+        assert "lr" in message and "standardize" in message
+        assert not hasattr(est, "net_")
+        return
+    # a fit that survives must not have blown up: no 10^6-fold growth
+    curve = np.abs(est.loss_curve_)
+    assert np.all(np.isfinite(curve))
+    assert curve.max() <= 1e6 * max(curve[0], 1e-3)
+
+
+def test_divergence_after_a_validated_epoch_keeps_the_best_weights():
+    from sklearn_nn import MixtureOfExpertsRegressor
+
+    cls = MixtureOfExpertsRegressor
+    X, y = _data(cls, n=80)
+    est = fast_instance(
+        cls, max_epochs=6, early_stopping=True, n_iter_no_change=50, tol=0
+    )
+    est.fit(X, y)
+    # continue with a learning rate that makes the loss explode
+    est.set_params(warm_start=True, lr=1e12, optimizer="adam", max_epochs=10)
+    with pytest.warns(DivergenceWarning, match=r"weights of epoch \d+, the best"):
+        est.fit(X * 1e3, y)
+    assert len(est.loss_curve_) == len(est.validation_loss_curve_) == est.n_iter_
+    assert np.all(np.isfinite(est.predict(X)))
+    assert np.all(np.isfinite(est.loss_curve_))
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, **ids)
+def test_values_beyond_float32_at_predict_are_a_clear_error(cls):
+    X, y = _data(cls, n=60)
+    est = fast_instance(cls, max_epochs=2, dtype="float32").fit(X, y)
+    X_big = X.copy()
+    X_big[0, 0] = 1e300
+    for method in ("predict", "predict_proba", "transform", "predict_gate"):
+        if hasattr(est, method):
+            # ours, or scikit-learn's from a hard gate's base model
+            with pytest.raises(ValueError, match=r"X .*(float32's range|float32)"):
+                getattr(est, method)(X_big)
+    # float64 networks take them (a hard gate's base models may not: a
+    # decision tree works in float32)
+    if not cls.__name__.startswith("HardGate"):
+        est64 = fast_instance(cls, max_epochs=2, dtype="float64").fit(X, y)
+        X_big[0, 0] = 1e39
+        with np.errstate(all="ignore"):
+            est64.predict(X_big)
+
+
+# a changed parameter of each family that defines the network or its loss
+ARCHITECTURE_CHANGES = {
+    "HardGateClassifier": dict(
+        gate_hidden_layer_sizes=(3,),
+        estimators=[("logreg", LogisticRegression())],
+        gate="gumbel",
+    ),
+    "HardGateRegressor": dict(
+        gate_hidden_layer_sizes=(3,),
+        estimators=[("ridge", Ridge())],
+        output_activation="tanh",
+    ),
+    "MixtureOfExpertsClassifier": dict(n_experts=5, loss="blend"),
+    "MixtureOfExpertsRegressor": dict(
+        n_experts=5, gate_hidden_layer_sizes=(3,), loss="blend"
+    ),
+    "SiamesePairClassifier": dict(embedding_dim=7, n_left_features=2, tower="gru"),
+    "SiamesePairRegressor": dict(embedding_dim=7, n_left_features=2),
+    "TargetReplicationLSTMClassifier": dict(hidden_size=5, cell="lstm"),
+}
+
+
+def test_every_estimator_has_architecture_changes():
+    assert set(ARCHITECTURE_CHANGES) == {c.__name__ for c in ESTIMATOR_CLASSES}
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, **ids)
+def test_warm_start_refuses_changed_architecture(cls):
+    X, y = _data(cls, n=60)
+    est = fast_instance(cls, max_epochs=2, warm_start=True).fit(X, y)
+    # every parameter but the training settings is checked
+    assert set(est._fitted_parameters) == (
+        set(est.get_params(deep=False)) - est._WARM_START_SETTINGS
+    )
+    # the training settings may change
+    est.set_params(max_epochs=1, lr=1e-4, batch_size=16, tol=1e-3).fit(X, y)
+    assert est.n_iter_ == 3
+    before = _outputs(est, X)
+    for name, value in ARCHITECTURE_CHANGES[cls.__name__].items():
+        old = est.get_params(deep=False)[name]
+        est.set_params(**{name: value})
+        with pytest.raises(ValueError, match=rf"{name}=.*changed since it was fitted"):
+            est.fit(X, y)
+        est.set_params(**{name: old})
+    # nothing was trained by the refused fits, and the old settings fit on
+    assert est.n_iter_ == 3
+    np.testing.assert_array_equal(_outputs(est, X), before)
+    est.fit(X, y)
+    assert est.n_iter_ == 4
+    # warm_start=False fits a new network with the new parameters
+    name, value = next(iter(ARCHITECTURE_CHANGES[cls.__name__].items()))
+    est.set_params(warm_start=False, **{name: value}).fit(X, y)
+    assert est.n_iter_ == 1
