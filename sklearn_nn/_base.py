@@ -288,6 +288,7 @@ class BaseNeuralEstimator(BaseEstimator):
         if not warm:
             self._fitted_dtype = self.dtype
             self._fitted_parameters = self._fixed_parameters()
+        _check_y_ndim(y)
         X, y = self._validate_fit_data(X, y, reset=not warm)
         target = self._encode_target(y, reset=not warm)
         weight = self._fit_weights(sample_weight, X, target)
@@ -430,9 +431,7 @@ class BaseNeuralEstimator(BaseEstimator):
         return TensorBatches(
             self._make_inputs(X),
             torch.as_tensor(target),
-            None
-            if weight is None
-            else torch.as_tensor(weight, dtype=self._torch_dtype),
+            None if weight is None else _weight_tensor(weight, self._torch_dtype),
         )
 
     def _post_fit(self, X, target, weight):
@@ -525,6 +524,14 @@ class BaseNeuralEstimator(BaseEstimator):
         """Per-sample training weights, or None when every weight is 1."""
         if sample_weight is None:
             return None
+        if not np.isscalar(sample_weight):
+            kind = np.asarray(sample_weight).dtype.kind
+            if kind not in "biuf":
+                dtype = np.asarray(sample_weight).dtype
+                raise TypeError(
+                    "sample_weight must hold numbers (one non-negative weight "
+                    f"per sample); got an array of dtype {dtype}."
+                )
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -571,6 +578,22 @@ def _is_plain_valid_matrix(X, estimator):
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _weight_tensor(weight, dtype):
+    """Training weights as a tensor, divided by their maximum when it is far
+    from 1.
+
+    The losses are weighted means (``sum(w * l) / sum(w)``), unchanged by a
+    common factor, and the division keeps float32 from rounding tiny weights
+    (1e-300) to 0 or huge ones (1e300) to inf. Weights of ordinary size are
+    kept as they are.
+    """
+    weight = np.asarray(weight, dtype=np.float64)
+    top = weight.max()
+    if not 1e-3 <= top <= 1e3:
+        weight = weight / top
+    return torch.as_tensor(weight, dtype=dtype)
 
 
 def _parameter_hash(value):
@@ -666,6 +689,7 @@ class NeuralClassifierBase(BaseNeuralEstimator):
         return {}
 
     def _encode_target(self, y, *, reset):
+        _check_label_types(y)
         check_classification_targets(y)
         return self._encode_labels(y, reset=reset)
 
@@ -703,8 +727,26 @@ class NeuralClassifierBase(BaseNeuralEstimator):
             if self.class_weight == "balanced"
             else _class_weight_vector(self.class_weight, self.classes_)
         )
+        bad = {
+            label: w
+            for label, w in zip(self.classes_.tolist(), per_class.tolist())
+            if not (np.isfinite(w) and w >= 0)
+        }
+        if bad:
+            raise ValueError(
+                "class_weight must give every class a finite, non-negative "
+                f"weight; got {bad}."
+            )
         class_w = per_class[target]
-        return class_w if weight is None else weight * class_w
+        weight = class_w if weight is None else weight * class_w
+        if not np.any(weight > 0):
+            given = dict(zip(self.classes_.tolist(), per_class.tolist()))
+            raise ValueError(
+                "class_weight (times sample_weight) gives every training sample a "
+                f"weight of 0 (class weights {given}); at least one class present "
+                "in y needs a positive weight."
+            )
+        return weight
 
     def _score_output(self, output, target, weight):
         correct = (output.argmax(dim=1) == target).to(torch.float64)
@@ -763,6 +805,37 @@ class NeuralClassifierBase(BaseNeuralEstimator):
         """
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+def _check_y_ndim(y):
+    ndim = getattr(y, "ndim", None)
+    if ndim is None and isinstance(y, list | tuple):
+        try:
+            ndim = np.asarray(y, dtype=object).ndim
+        except ValueError:  # ragged nested lists: validation says so
+            return
+    if ndim is not None and ndim > 2:
+        raise ValueError(
+            "y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); got an "
+            f"array of shape {np.shape(y)}."
+        )
+
+
+def _check_label_types(y):
+    """A ValueError naming y when its labels mix strings and numbers (numpy
+    cannot sort them: ``'<' not supported``)."""
+    y = np.asarray(y)
+    if y.dtype != object:
+        return
+    kinds = {isinstance(v, str) for v in y.ravel()}
+    if len(kinds) > 1:
+        strings = next(v for v in y.ravel() if isinstance(v, str))
+        other = next(v for v in y.ravel() if not isinstance(v, str))
+        raise ValueError(
+            "y mixes string and non-string labels (e.g. "
+            f"{strings!r} and {other!r}); use one type for every label (e.g. "
+            "y.astype(str))."
+        )
 
 
 def _class_weight_vector(class_weight, classes):

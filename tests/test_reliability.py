@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import is_classifier
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
 from test_common import ESTIMATOR_CLASSES, _data, fast_instance
 
 from sklearn_nn._net import StopOnDivergence
@@ -187,3 +188,89 @@ def test_warm_start_refuses_changed_architecture(cls):
     name, value = next(iter(ARCHITECTURE_CHANGES[cls.__name__].items()))
     est.set_params(warm_start=False, **{name: value}).fit(X, y)
     assert est.n_iter_ == 1
+
+
+CLASSIFIERS = [c for c in ESTIMATOR_CLASSES if is_classifier(c())]
+REGRESSORS = [c for c in ESTIMATOR_CLASSES if not is_classifier(c())]
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, **ids)
+@pytest.mark.parametrize(
+    "class_weight, match",
+    [
+        ({0: 0.0, 1: 0.0}, "every training sample a weight of 0"),
+        ({0: -1.0, 1: 1.0}, r"finite, non-negative weight; got \{0: -1.0\}"),
+        ({0: np.nan, 1: 1.0}, "finite, non-negative weight"),
+        ({0: np.inf, 1: 1.0}, "finite, non-negative weight"),
+    ],
+)
+def test_bad_class_weight_is_a_value_error_naming_it(cls, class_weight, match):
+    X, y = _data(cls, n=60)
+    est = fast_instance(cls, max_epochs=2, class_weight=class_weight)
+    with pytest.raises(ValueError, match=f"class_weight.*{match}|{match}"):
+        est.fit(X, y)
+    assert not hasattr(est, "net_")
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, **ids)
+def test_sample_weight_scale_does_not_matter(cls):
+    # tiny weights used to underflow to 0 in float32 (nothing trained), huge
+    # ones to overflow to inf
+    # (the network's losses are weighted means, unchanged by a common factor;
+    # a hard gate's fitted base models and the pair classifier's Platt
+    # scaling read weights as counts, as scikit-learn does, so there 1e-300
+    # means no data)
+    X, y = _data(cls, n=60)
+    kw = dict(max_epochs=3, dtype="float32", batch_size=60)
+    if cls.__name__.startswith("HardGate"):
+        # weights reach only the gate with precomputed base outputs
+        if is_classifier(cls()):
+            outputs = [
+                m.fit(X, y).predict_proba(X)
+                for m in (LogisticRegression(), GaussianNB())
+            ]
+        else:
+            outputs = [Ridge().fit(X, y).predict(X)[:, None], np.zeros((60, 1))]
+        k = outputs[0].shape[1]
+        X = np.hstack([X, *outputs])
+        kw["base_output_columns"] = [
+            list(range(6, 6 + k)),
+            list(range(6 + k, 6 + 2 * k)),
+        ]
+    ones = fast_instance(cls, **kw).fit(X, y, sample_weight=np.ones(60))
+    for scale in (1e-300, 1e300):
+        est = fast_instance(cls, **kw).fit(X, y, sample_weight=np.full(60, scale))
+        np.testing.assert_allclose(est.loss_curve_, ones.loss_curve_, rtol=1e-5)
+        if cls.__name__ != "SiamesePairClassifier":
+            np.testing.assert_allclose(
+                _outputs(est, X), _outputs(ones, X), rtol=1e-4, atol=1e-6
+            )
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, **ids)
+def test_bad_targets_and_weights_name_the_argument(cls):
+    X, y = _data(cls, n=60)
+    est = fast_instance(cls, max_epochs=2)
+    with pytest.raises(TypeError, match="sample_weight must hold numbers"):
+        est.fit(X, y, sample_weight=np.array(["a"] * 60))
+    with pytest.raises(ValueError, match=r"y must be 1-D .* shape \(60, 2, 2\)"):
+        est.fit(X, np.zeros((60, 2, 2)))
+    if is_classifier(est):
+        mixed = np.array([1, "a"] * 30, dtype=object)
+        with pytest.raises(ValueError, match="y mixes string and non-string"):
+            est.fit(X, mixed)
+
+
+def test_hard_gate_pool_errors_name_the_base_model_or_the_fold():
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_nn import HardGateClassifier, HardGateRegressor
+
+    X, y = _data(HardGateRegressor, n=60)
+    reg = HardGateRegressor(estimators=[("scale", StandardScaler()), ("r", Ridge())])
+    with pytest.raises(ValueError, match="'scale' \\(StandardScaler\\) has no predict"):
+        reg.fit(X, y)
+    X, y = _data(HardGateClassifier, n=60)
+    y_rare = np.r_[np.zeros(11), 1]
+    with pytest.raises(ValueError, match="training part of fold 1 holds only class"):
+        HardGateClassifier(cv=5).fit(X[:12], y_rare)

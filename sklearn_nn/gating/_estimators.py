@@ -27,6 +27,7 @@ from .._base import (
     NeuralRegressorBase,
     _as_tensor,
     _to_numpy,
+    _weight_tensor,
     fill_doc,
 )
 from .._layers import ACTIVATIONS, layer_sizes
@@ -248,6 +249,13 @@ class _HardGateMixin:
         return "predict_proba" if is_classifier(self) else "predict"
 
     def _check_base_estimator(self, name, est):
+        if not is_classifier(self) and not hasattr(est, "predict"):
+            raise ValueError(
+                f"{type(self).__name__} needs predictions from every base "
+                f"estimator, but estimator {name!r} ({type(est).__name__}) has no "
+                "predict method (a transformer? put it in a Pipeline with a "
+                "regressor)."
+            )
         if is_classifier(self) and not hasattr(est, "predict_proba"):
             raise ValueError(
                 f"{type(self).__name__} needs class probabilities from every base "
@@ -319,6 +327,16 @@ class _HardGateMixin:
                 )
             # the same folds for every base model
             splits = list(cv.split(X, y))
+            if is_classifier(self):
+                for k, (train, _) in enumerate(splits):
+                    present = np.unique(y[train])
+                    if present.size < 2:
+                        raise ValueError(
+                            f"cv={self.cv!r}: the training part of fold {k} holds "
+                            f"only class {present.tolist()}, so the base models "
+                            "cannot be fitted on it. Use fewer folds, a "
+                            "stratified splitter, or more samples of each class."
+                        )
             for name, template in named:
                 est = _fill_random_states(clone(template), rng)
                 self._check_base_estimator(name, est)
@@ -349,9 +367,7 @@ class _HardGateMixin:
         return TensorBatches(
             (_as_tensor(X, self._numpy_dtype), torch.from_numpy(base)),
             torch.as_tensor(target),
-            None
-            if weight is None
-            else torch.as_tensor(weight, dtype=self._torch_dtype),
+            None if weight is None else _weight_tensor(weight, self._torch_dtype),
         )
 
     def _make_inputs(self, X):
@@ -435,9 +451,7 @@ class _HardGateMixin:
                 torch.from_numpy(base.astype(self._numpy_dtype)),
             ),
             torch.as_tensor(target),
-            None
-            if weight is None
-            else torch.as_tensor(weight, dtype=self._torch_dtype),
+            None if weight is None else _weight_tensor(weight, self._torch_dtype),
         )
 
     def _score_base_outputs(self, base, target, weight):

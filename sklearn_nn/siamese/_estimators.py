@@ -23,6 +23,7 @@ from .._base import (
     NeuralClassifierBase,
     NeuralRegressorBase,
     _as_tensor,
+    _check_label_types,
     _to_numpy,
     fill_doc,
 )
@@ -1232,6 +1233,7 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
         self.class_weight = class_weight
 
     def _encode_target(self, y, *, reset):
+        _check_label_types(y)
         y_type = type_of_target(y, input_name="y")
         if y_type != "binary":
             check_classification_targets(y)
