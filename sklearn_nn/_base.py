@@ -289,7 +289,8 @@ class BaseNeuralEstimator(BaseEstimator):
             self._fitted_dtype = self.dtype
             self._fitted_parameters = self._fixed_parameters()
         _check_y_ndim(y)
-        X, y = self._validate_fit_data(X, y, reset=not warm)
+        with _numeric_input_errors(regressor=not is_classifier(self)):
+            X, y = self._validate_fit_data(X, y, reset=not warm)
         target = self._encode_target(y, reset=not warm)
         weight = self._fit_weights(sample_weight, X, target)
         rng = check_random_state(self.random_state)
@@ -546,7 +547,9 @@ class BaseNeuralEstimator(BaseEstimator):
     def _forward(self, X):
         """User ``X`` through validation and the fitted module."""
         check_is_fitted(self)
-        return self._module_output(self._validate_X(X, reset=False))
+        with _numeric_input_errors():
+            X = self._validate_X(X, reset=False)
+        return self._module_output(X)
 
     def _module_output(self, X, module=None):
         """Already validated ``X`` through the fitted module (eval mode), or
@@ -805,6 +808,19 @@ class NeuralClassifierBase(BaseNeuralEstimator):
         """
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+@contextlib.contextmanager
+def _numeric_input_errors(regressor=False):
+    """Name the argument in numpy's bare "could not convert string to float"
+    (scikit-learn's validation passes it on as it is)."""
+    try:
+        yield
+    except ValueError as exc:
+        if not str(exc).startswith("could not convert"):
+            raise
+        what = "X and y must" if regressor else "X must"
+        raise ValueError(f"{what} hold numbers: {exc}.") from exc
 
 
 def _check_y_ndim(y):

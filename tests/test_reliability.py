@@ -4,7 +4,7 @@ inside or a silently wrong model."""
 
 import numpy as np
 import pytest
-from sklearn.base import is_classifier
+from sklearn.base import BaseEstimator, RegressorMixin, is_classifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
 from test_common import ESTIMATOR_CLASSES, _data, fast_instance
@@ -274,3 +274,33 @@ def test_hard_gate_pool_errors_name_the_base_model_or_the_fold():
     y_rare = np.r_[np.zeros(11), 1]
     with pytest.raises(ValueError, match="training part of fold 1 holds only class"):
         HardGateClassifier(cv=5).fit(X[:12], y_rare)
+
+
+class _NaNAfterFit(RegressorMixin, BaseEstimator):
+    """Predicts NaN for samples whose first feature exceeds ``above``."""
+
+    def __init__(self, above=np.inf):
+        self.above = above
+
+    def fit(self, X, y):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def predict(self, X):
+        X = np.asarray(X)
+        return np.where(X[:, 0] > self.above, np.nan, 0.0)
+
+
+def test_hard_gate_names_a_base_model_that_outputs_nan():
+    from sklearn_nn import HardGateRegressor
+
+    X, y = _data(HardGateRegressor, n=60)
+    pool = [("ridge", Ridge()), ("broken", _NaNAfterFit(above=3.0))]
+    with pytest.raises(ValueError, match="'broken': its out-of-fold predictions"):
+        HardGateRegressor(estimators=pool, max_epochs=2).fit(X, y)
+    # finite in training, NaN on new data: named at prediction time
+    pool = [("ridge", Ridge()), ("broken", _NaNAfterFit())]
+    reg = HardGateRegressor(estimators=pool, max_epochs=2).fit(X, y)
+    reg.named_estimators_["broken"].above = -np.inf
+    with pytest.raises(ValueError, match="'broken': its predictions of X"):
+        reg.predict(X)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
@@ -112,6 +113,27 @@ def _is_named_list(estimators):
             for item in estimators
         )
     )
+
+
+@contextlib.contextmanager
+def _naming_base_model_errors(name, doing):
+    """Prefix a base model's ValueError / TypeError with its name, so that
+    an error from deep inside it says which pool member failed."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"base estimator {name!r} failed {doing}: {exc}") from exc
+
+
+def _check_finite_output(name, output, what):
+    """A ValueError naming the base model whose outputs are NaN or infinite."""
+    if not np.isfinite(output).all():
+        raise ValueError(
+            f"base estimator {name!r}: {what} contain NaN or infinite values "
+            f"({int(np.sum(~np.isfinite(output)))} of {output.size}); the gate "
+            "can only choose between finite outputs. Check that model (and its "
+            "input scaling)."
+        )
 
 
 def _align_proba(proba, estimator_classes, classes):
@@ -315,7 +337,8 @@ class _HardGateMixin:
                             f"cv='prefit': estimator {name!r} knows classes "
                             f"{unknown.tolist()} that are not in y."
                         )
-                outputs.append(self._base_output(est, X))
+                with _naming_base_model_errors(name, "predicting X"):
+                    outputs.append(self._base_output(est, X))
                 fitted.append(est)
         else:
             cv = check_cv(self.cv, y, classifier=is_classifier(self))
@@ -341,17 +364,20 @@ class _HardGateMixin:
                 est = _fill_random_states(clone(template), rng)
                 self._check_base_estimator(name, est)
                 params = self._fit_params(name, est, weight)
-                oof = cross_val_predict(
-                    est, X, y, cv=splits, method=self._method(), params=params
-                )
+                with _naming_base_model_errors(name, "cross-validating it"):
+                    oof = cross_val_predict(
+                        est, X, y, cv=splits, method=self._method(), params=params
+                    )
                 if is_classifier(self):
                     oof = np.asarray(oof, dtype=np.float64)
                 else:
                     oof = np.asarray(oof, dtype=np.float64).reshape(X.shape[0], -1)
                 outputs.append(oof)
-                fitted.append(est.fit(X, y, **params))
+                with _naming_base_model_errors(name, "fitting it"):
+                    fitted.append(est.fit(X, y, **params))
         n_outputs = len(self.classes_) if is_classifier(self) else self.n_outputs_
         for (name, _), out in zip(named, outputs):
+            _check_finite_output(name, out, "its out-of-fold predictions")
             if out.shape[1] != n_outputs:
                 raise ValueError(
                     f"estimator {name!r} predicts {out.shape[1]} outputs, but y has "
@@ -375,7 +401,14 @@ class _HardGateMixin:
         if self.base_output_columns_ is not None:
             X_gate, base = self._split_precomputed(X)
             return _as_tensor(X_gate, dtype), _as_tensor(base, dtype)
-        base = np.stack([self._base_output(est, X) for est in self.estimators_], 1)
+        names = list(self.named_estimators_)
+        outputs = []
+        for name, est in zip(names, self.estimators_):
+            with _naming_base_model_errors(name, "predicting X"):
+                outputs.append(self._base_output(est, X))
+        for name, out in zip(names, outputs):
+            _check_finite_output(name, out, "its predictions of X")
+        base = np.stack(outputs, 1)
         return _as_tensor(X, dtype), _as_tensor(base, dtype)
 
     # precomputed base outputs -----------------------------------------------

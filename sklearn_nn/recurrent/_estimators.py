@@ -11,7 +11,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._base import NeuralClassifierBase, fill_doc
+from .._base import NeuralClassifierBase, _numeric_input_errors, fill_doc
 from .._layers import layer_sizes
 from .._net import SliceIterator
 from .._sequences import PaddedSequences, check_padding_value, check_sequences
@@ -416,7 +416,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         sequence, and put back in the input order.
         """
         check_is_fitted(self)
-        values, lengths = self._make_inputs(self._validate_X(X, reset=False))
+        with _numeric_input_errors():
+            X = self._validate_X(X, reset=False)
+        values, lengths = self._make_inputs(X)
         net = self.net_
         net._set_training(False)
         module, device = net.module_, net.device
