@@ -549,7 +549,9 @@ class BaseNeuralEstimator(BaseEstimator):
         check_is_fitted(self)
         with _numeric_input_errors():
             X = self._validate_X(X, reset=False)
-        return self._module_output(X)
+        out = self._module_output(X)
+        _check_no_nan_output(out[0] if isinstance(out, tuple) else out)
+        return out
 
     def _module_output(self, X, module=None):
         """Already validated ``X`` through the fitted module (eval mode), or
@@ -808,6 +810,19 @@ class NeuralClassifierBase(BaseNeuralEstimator):
         """
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
+
+
+def _check_no_nan_output(output):
+    """A ValueError naming the rows of X whose network output is NaN (the
+    values overflowed inside the network), instead of NaN predictions."""
+    if torch.isnan(output).any():
+        rows = torch.isnan(output.reshape(output.shape[0], -1)).any(dim=1)
+        raise ValueError(
+            f"the network's output is NaN for {int(rows.sum())} of "
+            f"{rows.numel()} rows of X (first: row {int(rows.nonzero()[0])}): "
+            "their values overflow inside the network. Rescale X as the "
+            "training data was (e.g. with the same StandardScaler)."
+        )
 
 
 @contextlib.contextmanager

@@ -308,3 +308,21 @@ def test_hard_gate_names_a_base_model_that_outputs_nan():
     reg.named_estimators_["broken"].above = -np.inf
     with pytest.raises(ValueError, match="'broken': its predictions of X"):
         reg.predict(X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, **ids)
+def test_nan_network_output_at_predict_is_an_error_not_nan_probabilities(cls):
+    X, y = _data(cls, n=40)
+    est = fast_instance(cls, max_epochs=2).fit(X, y)
+
+    def poison(module, inputs, output):
+        # what an overflow inside the network gives: NaN in one row
+        first = (output[0] if isinstance(output, tuple) else output).clone()
+        first[1] = float("nan")
+        return (first, *output[1:]) if isinstance(output, tuple) else first
+
+    handle = est.net_.module_.register_forward_hook(poison)
+    with pytest.raises(ValueError, match=r"NaN for 1 of 40 rows of X \(first: row 1\)"):
+        _outputs(est, X)
+    handle.remove()
+    assert np.all(np.isfinite(_outputs(est, X)))

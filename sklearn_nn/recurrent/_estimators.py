@@ -11,7 +11,12 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._base import NeuralClassifierBase, _numeric_input_errors, fill_doc
+from .._base import (
+    NeuralClassifierBase,
+    _check_no_nan_output,
+    _numeric_input_errors,
+    fill_doc,
+)
 from .._layers import layer_sizes
 from .._net import SliceIterator
 from .._sequences import PaddedSequences, check_padding_value, check_sequences
@@ -446,6 +451,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                 else:
                     out = module(xb, lb, return_steps=False)
                 final[idx] = out.to("cpu")
+        _check_no_nan_output(final)
         if not steps:
             return final
         per_step = per_step.to(torch.float64)
