@@ -859,10 +859,12 @@ def test_learned_spread_is_calibrated_on_heteroscedastic_data():
 
 def test_constant_target_and_blend_with_learned_scale():
     X = np.random.RandomState(0).randn(40, 2)
-    reg = MixtureOfExpertsRegressor(max_epochs=5, **SMALL).fit(X, np.full(40, 3.0))
+    reg = MixtureOfExpertsRegressor(max_epochs=60, lr=1e-2, random_state=0, **SMALL)
+    reg.fit(X, np.full(40, 3.0))
     mean, std = reg.predict(X, return_std=True)
-    # trained on zeros (scale 1 for a constant): the untrained net is near 0
-    np.testing.assert_allclose(mean, 3.0, atol=0.5)
+    # trained on zeros (scale 1 for a constant), shifted back by 3 (with 5
+    # epochs at lr=1e-3 and no seed, the untrained net's +-0.7 made this flaky)
+    np.testing.assert_allclose(mean, 3.0, atol=0.1)
     assert np.all(np.isfinite(std)) and np.all(std < 2)
     # learn_expert_scale (the default) is ignored by the blend loss
     blend = MixtureOfExpertsRegressor(loss="blend", max_epochs=5, **SMALL)
