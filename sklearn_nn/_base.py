@@ -212,6 +212,14 @@ class BaseNeuralEstimator(BaseEstimator):
             self, X, reset=reset, dtype=(np.float64, np.float32), order="C"
         )
 
+    def _check_parameters(self):
+        """Check parameter values and combinations that ``_parameter_constraints``
+        cannot express (layer sizes, mutually exclusive options).
+
+        Called at the top of ``fit``, before the data is validated and before
+        any base model is fitted, so that a bad parameter fails at once.
+        """
+
     def _make_inputs(self, X) -> tuple[torch.Tensor, ...]:
         """Turn validated ``X`` into the module's positional input tensors."""
         return (_as_tensor(X, self._numpy_dtype),)
@@ -285,6 +293,9 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, *, warm, device):
         """The fit template (see :meth:`fit`)."""
+        # parameter values and combinations, before any data work or
+        # base-model fit
+        self._check_parameters()
         if not warm:
             self._fitted_dtype = self.dtype
             self._fitted_parameters = self._fixed_parameters()

@@ -12,6 +12,7 @@ import sys
 import warnings
 
 __all__ = [
+    "BaseModelSampleWeightWarning",
     "CollapsedEmbeddingWarning",
     "DivergenceError",
     "DivergenceWarning",
@@ -20,6 +21,14 @@ __all__ = [
     "UnusedExpertWarning",
     "ZeroPaddingWarning",
 ]
+
+
+class BaseModelSampleWeightWarning(UserWarning):
+    """A hard gate's base estimator was fitted without ``sample_weight``.
+
+    The estimator's ``fit`` does not take ``sample_weight``; only the gate is
+    trained with the weights.
+    """
 
 
 class DivergenceError(FloatingPointError):

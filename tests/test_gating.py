@@ -27,6 +27,7 @@ from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from sklearn_nn import HardGateClassifier, HardGateRegressor
+from sklearn_nn.exceptions import BaseModelSampleWeightWarning
 from sklearn_nn.gating import (
     GumbelSoftmaxGate,
     HardGateLoss,
@@ -37,10 +38,7 @@ from sklearn_nn.gating import (
     straight_through_argmax,
     straight_through_step,
 )
-from sklearn_nn.gating._estimators import (
-    BaseModelSampleWeightWarning,
-    _AnnealTemperature,
-)
+from sklearn_nn.gating._estimators import _AnnealTemperature
 
 
 def on_column(j, est):
@@ -650,10 +648,12 @@ def test_sample_weight_reaches_base_models_or_warns():
     ).fit(X, y, sample_weight=w)
     ref = DecisionTreeClassifier(random_state=0).fit(X[50:], y[50:])
     np.testing.assert_array_equal(clf.estimators_[0].predict(X), ref.predict(X))
-    with pytest.warns(BaseModelSampleWeightWarning, match="'knn'"):
+    with pytest.warns(BaseModelSampleWeightWarning, match="'knn'") as record:
         HardGateClassifier(
             estimators=[("knn", KNeighborsClassifier())], max_epochs=1
         ).fit(X, y, sample_weight=w + 1)
+    # the warning points at the user's line, not inside the library
+    assert record[0].filename == __file__
 
 
 # ------------------------------------------------------------------ errors

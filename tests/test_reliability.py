@@ -326,3 +326,31 @@ def test_nan_network_output_at_predict_is_an_error_not_nan_probabilities(cls):
         _outputs(est, X)
     handle.remove()
     assert np.all(np.isfinite(_outputs(est, X)))
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        ("HardGateClassifier", dict(gate_hidden_layer_sizes=(0,))),
+        ("HardGateClassifier", dict(estimators=[("svc", "not an estimator")])),
+        ("HardGateRegressor", dict(estimators=[("lr", Ridge())])),
+        ("MixtureOfExpertsClassifier", dict(expert_hidden_layer_sizes=(4, -1))),
+        ("MixtureOfExpertsRegressor", dict(gate_hidden_layer_sizes=(2.5,))),
+        ("SiamesePairClassifier", dict(hidden_layer_sizes=(0,))),
+        ("TargetReplicationLSTMClassifier", dict(conv_filters=(8, 0))),
+    ],
+)
+def test_bad_parameters_fail_before_any_data_work(cls, params, monkeypatch):
+    import sklearn_nn
+    from sklearn_nn import _base
+
+    cls = getattr(sklearn_nn, cls)
+    X, y = _data(cls, n=40)
+
+    def no_data_work(*args, **kwargs):
+        raise AssertionError("the data was validated before the parameters")
+
+    monkeypatch.setattr(cls, "_validate_fit_data", no_data_work)
+    monkeypatch.setattr(_base.BaseNeuralEstimator, "_training_data", no_data_work)
+    with pytest.raises(ValueError, match="|".join(params)):
+        fast_instance(cls, **params).fit(X, y)

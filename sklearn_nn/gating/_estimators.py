@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import warnings
 
 import numpy as np
 import torch
@@ -33,6 +32,7 @@ from .._base import (
 )
 from .._layers import ACTIVATIONS, layer_sizes
 from .._net import TensorBatches
+from ..exceptions import BaseModelSampleWeightWarning, _warn
 from ._modules import GATES, HardGateLoss, HardGateNetwork
 
 _GATING_CONSTRAINTS = {
@@ -47,10 +47,6 @@ _GATING_CONSTRAINTS = {
     "best_model_prior": [Interval(numbers.Real, 0, None, closed="left")],
     "cv": ["cv_object", StrOptions({"prefit"})],
 }
-
-
-class BaseModelSampleWeightWarning(UserWarning):
-    """A base estimator was fitted without the ``sample_weight`` it cannot take."""
 
 
 class _AnnealTemperature(Callback):
@@ -267,6 +263,20 @@ class _HardGateMixin:
         return self
 
     # fit ----------------------------------------------------------------
+    def _check_parameters(self):
+        # before the base models' cross-validation, which is the slow part
+        layer_sizes(self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes")
+        if self.base_output_columns is not None:
+            if self.estimators is not None:
+                raise ValueError(
+                    "estimators and base_output_columns are two ways to give the "
+                    "base models' outputs: fitted here, or precomputed in columns "
+                    "of X. Set one of them to None."
+                )
+        else:
+            for name, est in self._named_estimators():
+                self._check_base_estimator(name, est)
+
     def _method(self):
         return "predict_proba" if is_classifier(self) else "predict"
 
@@ -291,13 +301,12 @@ class _HardGateMixin:
             return {}
         if has_fit_parameter(est, "sample_weight"):
             return {"sample_weight": weight}
-        warnings.warn(
+        _warn(
             f"Base estimator {name!r} ({type(est).__name__}) does not accept "
             "sample_weight and is fitted without it; only the gate is trained "
             "with the weights. Use base estimators that accept sample_weight to "
             "weight them too.",
             BaseModelSampleWeightWarning,
-            stacklevel=6,  # user code -> fit wrapper -> fit -> _fit -> hook -> here
         )
         return {}
 
@@ -414,13 +423,8 @@ class _HardGateMixin:
     # precomputed base outputs -----------------------------------------------
     def _resolve_base_output_columns(self, n_features):
         """``base_output_columns`` -> (one int array per base model, the
-        gate's columns), validated against ``X``'s width and the target."""
-        if self.estimators is not None:
-            raise ValueError(
-                "estimators and base_output_columns are two ways to give the "
-                "base models' outputs: fitted here, or precomputed in columns of "
-                "X. Set one of them to None."
-            )
+        gate's columns), validated against ``X``'s width and the target
+        (``_check_parameters`` has checked that ``estimators`` is None)."""
         n_outputs = len(self.classes_) if is_classifier(self) else self.n_outputs_
         what = "class probabilities" if is_classifier(self) else "outputs"
         specs, used = [], set()

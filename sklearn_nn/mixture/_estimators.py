@@ -48,6 +48,10 @@ _MIXTURE_CONSTRAINTS = {
 class _MixtureMixin:
     """What the two mixture-of-experts estimators share."""
 
+    def _check_parameters(self):
+        layer_sizes(self.expert_hidden_layer_sizes, "expert_hidden_layer_sizes")
+        layer_sizes(self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes")
+
     def _module_kwargs(self):
         return dict(
             n_experts=self.n_experts,

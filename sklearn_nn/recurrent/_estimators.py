@@ -358,6 +358,10 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             self.conv_filters_ = self._resolve_conv_filters(int(seqs.lengths.max()))
         return seqs, y
 
+    def _check_parameters(self):
+        if not (isinstance(self.conv_filters, str) and self.conv_filters == "auto"):
+            layer_sizes(self.conv_filters, "conv_filters")
+
     def _resolve_conv_filters(self, longest):
         """``conv_filters``, with 'auto' resolved for sequences of ``longest``."""
         if not (isinstance(self.conv_filters, str) and self.conv_filters == "auto"):

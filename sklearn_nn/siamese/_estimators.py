@@ -285,9 +285,10 @@ class _SiameseMixin(TransformerMixin):
     def _sequence_tower(self):
         return self.tower != "mlp"
 
+    def _check_parameters(self):
+        self._check_tower_parameters()
+
     def _validate_fit_data(self, X, y, *, reset):
-        if reset:
-            self._check_tower_parameters()
         if self._sequence_tower:
             return self._read_pairs(X, reset=reset, y=y)
         if is_pair_list(X):
