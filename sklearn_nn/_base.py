@@ -240,7 +240,16 @@ class BaseNeuralEstimator(BaseEstimator):
 
     # -------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the model to data.
 
         Parameters
@@ -253,6 +262,19 @@ class BaseNeuralEstimator(BaseEstimator):
             Per-sample weights. An integer weight has the same effect as
             repeating the sample that many times (exactly so when a batch
             holds the whole training set).
+        X_val : array-like of shape (n_val, n_features), default=None
+            A validation set for early stopping, in the same form as ``X``:
+            with ``early_stopping=True`` it replaces the internal split of
+            ``validation_fraction`` (all of ``X`` is then trained on), and the
+            validation curves (``validation_loss_curve_``,
+            ``validation_scores_``) are measured on it. Needs ``y_val`` and
+            ``early_stopping=True``. In a Pipeline, route it with metadata
+            routing and transform it like ``X`` with
+            ``Pipeline(..., transform_input=["X_val"])``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples.
 
         Returns
         -------
@@ -283,7 +305,14 @@ class BaseNeuralEstimator(BaseEstimator):
         state_before = dict(self.__dict__)
         net_before = _NetSnapshot(self.net_) if warm else None
         try:
-            return self._fit(X, y, sample_weight, warm=warm, device=device)
+            return self._fit(
+                X,
+                y,
+                sample_weight,
+                warm=warm,
+                device=device,
+                validation=(X_val, y_val, sample_weight_val),
+            )
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state_before)
@@ -291,11 +320,23 @@ class BaseNeuralEstimator(BaseEstimator):
                 net_before.restore()
             raise
 
-    def _fit(self, X, y, sample_weight, *, warm, device):
+    def _fit(self, X, y, sample_weight, *, warm, device, validation=(None,) * 3):
         """The fit template (see :meth:`fit`)."""
         # parameter values and combinations, before any data work or
         # base-model fit
         self._check_parameters()
+        X_val, y_val, sample_weight_val = validation
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                given, missing = ("X_val", "y_val")[:: 1 if y_val is None else -1]
+                raise ValueError(f"{given} is given, but {missing} is not.")
+            if not self.early_stopping:
+                raise ValueError(
+                    "X_val and y_val are the validation set of early stopping, but "
+                    "early_stopping=False; set early_stopping=True to use them."
+                )
+        elif sample_weight_val is not None:
+            raise ValueError("sample_weight_val is given without X_val and y_val.")
         if not warm:
             self._fitted_dtype = self.dtype
             self._fitted_parameters = self._fixed_parameters()
@@ -310,7 +351,11 @@ class BaseNeuralEstimator(BaseEstimator):
 
         data = self._training_data(X, y, target, weight, rng)
         valid = None
-        if self.early_stopping:
+        if X_val is not None:
+            # after _training_data: a hard gate's base models are fitted now
+            valid = self._validation_data(X_val, y_val, sample_weight_val)
+            valid = valid.to(device)
+        elif self.early_stopping:
             try:
                 train_idx, valid_idx = train_test_split(
                     np.arange(len(data)),
@@ -445,6 +490,48 @@ class BaseNeuralEstimator(BaseEstimator):
             torch.as_tensor(target),
             None if weight is None else _weight_tensor(weight, self._torch_dtype),
         )
+
+    def _validation_data(self, X_val, y_val, sample_weight_val):
+        """The given validation set as tensors, validated as the training data
+        was (the fitted number of features, classes or outputs)."""
+        _check_y_ndim(y_val)
+        with _numeric_input_errors(regressor=not is_classifier(self)):
+            X_val, y_val = self._validate_fit_data(X_val, y_val, reset=False)
+        if is_classifier(self):
+            unknown = np.setdiff1d(np.unique(y_val), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y_val has labels that are not in y: {unknown[:5].tolist()}; "
+                    f"classes_ is {self.classes_.tolist()}."
+                )
+        else:
+            n_outputs = 1 if np.ndim(y_val) == 1 else np.shape(y_val)[1]
+            if n_outputs != self.n_outputs_:
+                raise ValueError(
+                    f"y_val has {n_outputs} outputs, but y has {self.n_outputs_}."
+                )
+        try:
+            target = self._encode_target(y_val, reset=False)
+        except ValueError as exc:
+            raise ValueError(f"y_val: {exc}") from None
+        target = self._validation_target(target)
+        weight = None
+        if sample_weight_val is not None:
+            try:
+                weight = self._fit_weights(sample_weight_val, X_val, target)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(
+                    str(exc).replace("sample_weight", "sample_weight_val")
+                ) from None
+        return TensorBatches(
+            self._make_inputs(X_val),
+            torch.as_tensor(target),
+            None if weight is None else _weight_tensor(weight, self._torch_dtype),
+        )
+
+    def _validation_target(self, target):
+        """Hook: the encoded validation target as the net trains on it."""
+        return target
 
     def _post_fit(self, X, target, weight):
         """Called at the end of ``fit`` with the validated training data.

@@ -634,6 +634,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         )
         return data
 
+    def _validation_target(self, target):
+        # X_val / y_val: validated in the standardised units of the training
+        return (
+            (np.asarray(target, dtype=np.float64) - self._target_shift)
+            / self._target_scale
+        ).astype(self._numpy_dtype)
+
     def _post_fit(self, X, target, weight):
         # from here on the module predicts in the units of y
         _rescale_experts(self.net_.module_, self._target_shift, self._target_scale)

@@ -296,7 +296,16 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         self.class_weight = class_weight
 
     # -------------------------------------------------------------- fit
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the network to labelled sequences.
 
         Parameters
@@ -325,13 +334,33 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             (both terms, like ``class_weight``). An integer weight has the
             same effect as repeating the sequence that many times (exactly so
             when a batch holds the whole training set).
+        X_val : array-like or list, default=None
+            A validation set for early stopping, in the same form as ``X``:
+            with ``early_stopping=True`` it replaces the internal split of
+            ``validation_fraction`` (all of ``X`` is then trained on), and the
+            validation curves (``validation_loss_curve_``,
+            ``validation_scores_``) are measured on it. Needs ``y_val`` and
+            ``early_stopping=True``. In a Pipeline, route it with metadata
+            routing and transform it like ``X`` with
+            ``Pipeline(..., transform_input=["X_val"])``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return super().fit(X, y, sample_weight=sample_weight)
+        return super().fit(
+            X,
+            y,
+            sample_weight=sample_weight,
+            X_val=X_val,
+            y_val=y_val,
+            sample_weight_val=sample_weight_val,
+        )
 
     # ------------------------------------------------------------ input
     def _read_sequences(self, X, *, reset, y=None):
