@@ -46,17 +46,17 @@ from sklearn.utils.validation import (
     validate_data,
 )
 from skorch.callbacks import PassthroughScoring, PrintLog
+from skorch.helper import predefined_split
 from skorch.utils import noop
 
 from ._net import (
-    ProgressBar,
+    EpochProgressBar,
     SliceIterator,
     StopOnDivergence,
     TensorBatches,
     ValidationScore,
     _EarlyStopping,
     _Net,
-    predefined_validation,
 )
 
 _OPTIMIZERS = {
@@ -386,7 +386,7 @@ class BaseNeuralEstimator(BaseEstimator):
             iterator_train=self._batch_iterator(shuffle=True, generator=generator),
             iterator_valid=self._batch_iterator(shuffle=False),
             batch_size=batch_size,
-            train_split=None if valid is None else predefined_validation(valid),
+            train_split=None if valid is None else predefined_split(valid),
             max_epochs=self.max_epochs,
         )
         callbacks = self._callbacks(valid is not None)
@@ -591,7 +591,7 @@ class BaseNeuralEstimator(BaseEstimator):
             )
         )
         if verbose == 1:
-            callbacks.append(("progress", ProgressBar(self.max_epochs, name)))
+            callbacks.append(("progress", EpochProgressBar(self.max_epochs, name)))
         elif verbose >= 2:
             callbacks.append(("print_log", PrintLog()))
         return callbacks

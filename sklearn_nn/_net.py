@@ -120,6 +120,16 @@ class _Net(NeuralNet):
         # the estimator passes exactly the callbacks it needs
         return []
 
+    def _estimator_predicts(self, *args, **kwargs):
+        raise TypeError(
+            "net_ is the estimator's trained skorch net; predict with the "
+            "estimator itself (est.predict(X), est.predict_proba(X)), which "
+            "validates X and builds the module's inputs, or call net_.module_ "
+            "on tensors."
+        )
+
+    predict = predict_proba = _estimator_predicts
+
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         # skorch's partial_fit swallows KeyboardInterrupt (its callbacks stop
         # training by raising it), so Ctrl-C would return a half-trained
@@ -218,15 +228,6 @@ class _Net(NeuralNet):
         state = super().__getstate__()
         state.pop("_training_mode", None)
         return state
-
-
-def predefined_validation(dataset_valid):
-    """A skorch ``train_split`` that returns a validation set fixed in advance."""
-
-    def split(dataset, y=None, **kwargs):
-        return dataset, dataset_valid
-
-    return split
 
 
 class _StopTraining(Exception):
@@ -359,8 +360,9 @@ class ValidationScore(Callback):
         self._outputs, self._targets, self._weights = [], [], []
 
 
-class ProgressBar(Callback):
-    """A tqdm bar over epochs showing the latest losses."""
+class EpochProgressBar(Callback):
+    """A tqdm bar over epochs showing the latest losses (skorch's
+    ``ProgressBar`` counts batches)."""
 
     def __init__(self, total, desc):
         self.total = total
@@ -380,3 +382,7 @@ class ProgressBar(Callback):
     def on_train_end(self, net, **kwargs):
         self._bar.close()
         del self._bar
+
+
+# the name this callback had before: models pickled with verbose=1 hold it
+ProgressBar = EpochProgressBar

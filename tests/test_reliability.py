@@ -354,3 +354,28 @@ def test_bad_parameters_fail_before_any_data_work(cls, params, monkeypatch):
     monkeypatch.setattr(_base.BaseNeuralEstimator, "_training_data", no_data_work)
     with pytest.raises(ValueError, match="|".join(params)):
         fast_instance(cls, **params).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, **ids)
+def test_what_the_docs_promise_about_net_works(cls, tmp_path):
+    import torch
+
+    X, y = _data(cls, n=40)
+    est = fast_instance(cls, max_epochs=3, tol=0).fit(X, y)
+    net = est.net_
+    assert isinstance(net.module_, torch.nn.Module)
+    assert len(net.history) == est.n_iter_ == 3
+    assert net.history[:, "train_loss"] == pytest.approx(est.loss_curve_)
+    before = _outputs(est, X)
+    path = tmp_path / "weights.pt"
+    net.save_params(f_params=path)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in net.module_.parameters():
+            p.add_(5 * torch.randn_like(p))
+    assert not np.allclose(_outputs(est, X), before)
+    net.load_params(f_params=path)
+    np.testing.assert_array_equal(_outputs(est, X), before)
+    for method in ("predict", "predict_proba"):
+        with pytest.raises(TypeError, match="predict with the estimator itself"):
+            getattr(net, method)(X)

@@ -833,6 +833,10 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
         The trained skorch net; ``net_.module_`` is a
         :class:`~sklearn_nn.siamese.SimilarityReadout` around the
         :class:`~sklearn_nn.siamese.SiameseNetwork` (``net_.module_.network``).
+        On the net, ``module_``, ``history`` (the per-epoch record) and
+        ``save_params`` / ``load_params`` work; predict with the
+        estimator (the net's own ``predict`` / ``predict_proba`` raise
+        a TypeError saying so: the estimator prepares the inputs).
 
     See Also
     --------
@@ -1151,6 +1155,10 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
         The trained skorch net; ``net_.module_`` is a
         :class:`~sklearn_nn.siamese.VerificationReadout` around the
         :class:`~sklearn_nn.siamese.SiameseNetwork` (``net_.module_.network``).
+        On the net, ``module_``, ``history`` (the per-epoch record) and
+        ``save_params`` / ``load_params`` work; predict with the
+        estimator (the net's own ``predict`` / ``predict_proba`` raise
+        a TypeError saying so: the estimator prepares the inputs).
 
     See Also
     --------
