@@ -191,3 +191,24 @@ def test_unpickling_a_cuda_net_without_cuda_maps_to_cpu():
     with pytest.raises(ValueError, match="no CUDA device"):
         restored.fit(X, _)
     restored.set_params(device="cpu").fit(X, _)
+
+
+def test_math_renders_offline():
+    # the docs load MathJax from their own _static folder, not from a CDN
+    offline = pytest.importorskip("sphinx-mathjax-offline")
+    conf = {}
+    exec((DOCS / "conf.py").read_text(), conf)
+    assert "sphinx-mathjax-offline" in conf["extensions"]
+
+    class App:
+        def __init__(self):
+            self.config = type("Config", (), {})()
+            self.connected = []
+
+        def connect(self, event, fn):
+            self.connected.append(event)
+
+    app = App()
+    offline.setup(app)
+    assert not app.config.mathjax_path.startswith(("http:", "https:", "//"))
+    assert "build-finished" in app.connected
