@@ -21,7 +21,13 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
-EXECUTED_PAGES = ["install.rst", "quickstart.rst", "persistence.rst", "distributed.rst"]
+EXECUTED_PAGES = [
+    "index.rst",
+    "install.rst",
+    "quickstart.rst",
+    "persistence.rst",
+    "distributed.rst",
+]
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\. code-block:: (python|python3|pycon)\s*$")
 
