@@ -34,7 +34,7 @@ from sklearn_nn.siamese import (
     split_pairs,
     stack_pairs,
 )
-from sklearn_nn.siamese._estimators import _platt_scaling
+from sklearn_nn.siamese._calibration import _platt_scaling
 
 OUR_WARNINGS = (NegativePairsWarning, CollapsedEmbeddingWarning)
 

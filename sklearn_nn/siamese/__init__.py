@@ -2,12 +2,7 @@
 torch building blocks."""
 
 from ..exceptions import CollapsedEmbeddingWarning, NegativePairsWarning
-from ._estimators import (
-    SiamesePairClassifier,
-    SiamesePairRegressor,
-    split_pairs,
-    stack_pairs,
-)
+from ._estimators import SiamesePairClassifier, SiamesePairRegressor
 from ._modules import (
     MLPTower,
     SequenceTower,
@@ -20,7 +15,7 @@ from ._modules import (
     cosine_similarity,
     pair_distance,
 )
-from ._pairs import make_pairs
+from ._pairs import make_pairs, split_pairs, stack_pairs
 
 __all__ = [
     "CollapsedEmbeddingWarning",

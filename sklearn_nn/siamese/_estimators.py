@@ -38,6 +38,8 @@ from .._sequences import (
     warn_zero_padding,
 )
 from ..exceptions import CollapsedEmbeddingWarning, NegativePairsWarning, _warn
+from ._calibration import _platt_scaling
+from ._collapse import _COLLAPSE_TOLERANCE, _spread
 from ._modules import (
     DISTANCES,
     MLPTower,
@@ -48,198 +50,11 @@ from ._modules import (
     VerificationReadout,
     pair_distance,
 )
+from ._pairs import PairSequences, _resolve_n_left
 
 # negatives='auto' tops the data up when fewer than this fraction of the
 # (weighted) training pairs are dissimilar
 _MIN_DISSIMILAR_FRACTION = 0.1
-# embeddings whose spread across items (see _spread) is below this count as
-# collapsed
-_COLLAPSE_TOLERANCE = 0.05
-# pairs of different items drawn to measure the spread
-_SPREAD_PAIRS = 2000
-
-
-def stack_pairs(X_left, X_right):
-    """Make the pair matrix ``[left features | right features]`` from two arrays.
-
-    Row ``i`` of the result is the pair ``(X_left[i], X_right[i])``; this is
-    the ``X`` that :class:`SiamesePairRegressor` and
-    :class:`SiamesePairClassifier` take (with ``n_left_features =
-    X_left.shape[1]``), so pair data goes through ``Pipeline``,
-    ``GridSearchCV`` and cross-validation as one array.
-
-    Parameters
-    ----------
-    X_left : array-like of shape (n_pairs, n_left_features)
-        Features (or 0-padded token ids) of the left items.
-    X_right : array-like of shape (n_pairs, n_right_features)
-        Features (or 0-padded token ids) of the right items.
-
-    Returns
-    -------
-    X : ndarray of shape (n_pairs, n_left_features + n_right_features)
-
-    See Also
-    --------
-    split_pairs : The inverse operation.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_nn.siamese import split_pairs, stack_pairs
-    >>> X = stack_pairs(np.zeros((3, 2)), np.ones((3, 5)))
-    >>> X.shape
-    (3, 7)
-    >>> [part.shape for part in split_pairs(X, n_left_features=2)]
-    [(3, 2), (3, 5)]
-    """
-    X_left = check_array(X_left, dtype=None, input_name="X_left")
-    X_right = check_array(X_right, dtype=None, input_name="X_right")
-    if X_left.shape[0] != X_right.shape[0]:
-        raise ValueError(
-            "X_left and X_right must have one row per pair; got "
-            f"{X_left.shape[0]} and {X_right.shape[0]} rows."
-        )
-    return np.hstack([X_left, X_right])
-
-
-def split_pairs(X, n_left_features=None):
-    """Split a pair matrix ``[left | right]`` into its two items.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_pairs, n_features)
-        Pair matrix, e.g. made by :func:`stack_pairs`.
-    n_left_features : int or None, default=None
-        Number of columns of the left item; None splits ``X`` in two equal
-        halves (an odd number of columns is then an error).
-
-    Returns
-    -------
-    X_left : ndarray of shape (n_pairs, n_left_features)
-    X_right : ndarray of shape (n_pairs, n_features - n_left_features)
-
-    See Also
-    --------
-    stack_pairs : The inverse operation.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_nn.siamese import split_pairs
-    >>> left, right = split_pairs(np.arange(8).reshape(2, 4))
-    >>> left
-    array([[0, 1],
-           [4, 5]])
-    """
-    X = check_array(X, dtype=None)
-    k = _resolve_n_left(X.shape[1], n_left_features, name="X")
-    return X[:, :k], X[:, k:]
-
-
-def _resolve_n_left(n_features, n_left_features, name):
-    if n_left_features is None:
-        if n_features % 2:
-            raise ValueError(
-                f"{name} has {n_features} feature(s), an odd number, so the pair "
-                "layout [left item | right item] cannot be split into two equal "
-                "halves; pass n_left_features=<number of columns of the left "
-                "item>."
-            )
-        return n_features // 2
-    k = int(n_left_features)
-    if not 1 <= k < n_features:
-        raise ValueError(
-            f"n_left_features={n_left_features} must leave at least one column "
-            f"for each item, but {name} has {n_features} feature(s)."
-        )
-    return k
-
-
-def _spread(embedding, distance="euclidean", scale=1.0):
-    """Mean distance between the embeddings of *different* items.
-
-    Identical rows (the same item in several pairs) are counted once; the
-    distance is taken over up to ``_SPREAD_PAIRS`` random pairs of distinct
-    rows (a fixed local seed: the result is deterministic). 'euclidean' is
-    ``||a - b|| / scale`` (the scale is the contrastive margin: dissimilar
-    pairs are meant to be that far apart); 'cosine' is the cosine distance
-    ``1 - cos(a, b)``, scale-free, about 1 for unrelated directions and 0
-    when every item points the same way. Returns None with fewer than two
-    distinct items.
-    """
-    items = np.unique(np.asarray(embedding, dtype=np.float64), axis=0)
-    m = len(items)
-    if m < 2:
-        return None
-    rng = np.random.RandomState(0)
-    first = rng.randint(m, size=_SPREAD_PAIRS)
-    other = (first + rng.randint(1, m, size=_SPREAD_PAIRS)) % m
-    a, b = items[first], items[other]
-    if distance == "cosine":
-        norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-        cos = np.einsum("ij,ij->i", a, b) / np.maximum(norms, 1e-12)
-        return float(np.mean(1.0 - cos))
-    return float(np.mean(np.linalg.norm(a - b, axis=1)) / scale)
-
-
-def _platt_scaling(score, positive, weight=None, max_iter=100):
-    """Fit ``P(positive | s) = sigmoid(a * s + b)`` (Platt, 1999).
-
-    Platt's smoothed targets ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``
-    keep the fit finite when the scores separate the classes; the problem
-    is solved by Newton's method with backtracking (Lin, Lin and Weng, 2007)
-    to full precision, so integer weights act exactly as repetitions.
-    """
-    score = np.asarray(score, dtype=np.float64)
-    w = np.ones_like(score) if weight is None else np.asarray(weight, np.float64)
-    n_pos = float(w @ positive)
-    n_neg = float(w.sum()) - n_pos
-    total = n_pos + n_neg
-    t = np.where(positive, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-    wt = w * t
-    # standardize the score for conditioning, map back at the end
-    centre = float(w @ score) / total
-    z = score - centre
-    scale = float(np.sqrt((w @ (z * z)) / total)) or 1.0
-    z /= scale
-    zz = z * z
-
-    def evaluate(a, b):
-        # -t log p - (1 - t) log(1 - p), p = sigmoid(f), in a stable form;
-        # f and softplus(f) are kept for the next gradient (p = e^(f - sp))
-        f = a * z + b
-        softplus = np.logaddexp(0.0, f)
-        return float(w @ softplus - wt @ f), f, softplus
-
-    a, b = 0.0, float(np.log((n_pos + 1.0) / (n_neg + 1.0)))
-    value, f, softplus = evaluate(a, b)
-    for _ in range(max_iter):
-        p = np.exp(f - softplus)
-        residual = w * p - wt
-        grad = np.array([residual @ z, residual.sum()])
-        if np.max(np.abs(grad)) < 1e-10 * max(1.0, total):
-            break
-        h = w * p * (1.0 - p)
-        hz = float(h @ z)
-        hess = np.array([[float(h @ zz) + 1e-12, hz], [hz, float(h.sum()) + 1e-12]])
-        step = np.linalg.solve(hess, grad)
-        size = 1.0
-        while size > 1e-10:
-            a_new, b_new = a - size * step[0], b - size * step[1]
-            new_value, f_new, softplus_new = evaluate(a_new, b_new)
-            if new_value < value + 1e-4 * size * float(grad @ -step):
-                break
-            size /= 2
-        else:
-            break
-        converged = abs(value - new_value) <= 1e-15 * max(1.0, abs(value))
-        a, b, value, f, softplus = a_new, b_new, new_value, f_new, softplus_new
-        if converged:
-            break
-    return a / scale, b - a * centre / scale
-
-
 _SIAMESE_CONSTRAINTS = {
     "n_left_features": [Interval(numbers.Integral, 1, None, closed="left"), None],
     "tower": [StrOptions({"mlp", "lstm", "gru"})],
@@ -259,21 +74,6 @@ _SIAMESE_CONSTRAINTS = {
     "negatives": [StrOptions({"auto", "none"})],
     "negative_ratio": [Interval(numbers.Real, 0, None, closed="neither")],
 }
-
-
-class PairSequences:
-    """The left and right items of sequence pairs (two :class:`PaddedSequences`)."""
-
-    def __init__(self, left: PaddedSequences, right: PaddedSequences):
-        self.left = left
-        self.right = right
-
-    def __len__(self):
-        return len(self.left)
-
-    def take(self, left_index, right_index):
-        """Pairs ``(left[left_index[i]], right[right_index[i]])``."""
-        return PairSequences(self.left.take(left_index), self.right.take(right_index))
 
 
 class _SiameseMixin(TransformerMixin):

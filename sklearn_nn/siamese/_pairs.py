@@ -1,4 +1,5 @@
-"""Making pairs from labelled items."""
+"""Pair data: the pair matrix ``[left | right]``, pairs of sequences, and
+balanced pairs made from labelled items."""
 
 from __future__ import annotations
 
@@ -6,6 +7,121 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array
+
+from .._sequences import PaddedSequences
+
+
+def stack_pairs(X_left, X_right):
+    """Make the pair matrix ``[left features | right features]`` from two arrays.
+
+    Row ``i`` of the result is the pair ``(X_left[i], X_right[i])``; this is
+    the ``X`` that :class:`SiamesePairRegressor` and
+    :class:`SiamesePairClassifier` take (with ``n_left_features =
+    X_left.shape[1]``), so pair data goes through ``Pipeline``,
+    ``GridSearchCV`` and cross-validation as one array.
+
+    Parameters
+    ----------
+    X_left : array-like of shape (n_pairs, n_left_features)
+        Features (or 0-padded token ids) of the left items.
+    X_right : array-like of shape (n_pairs, n_right_features)
+        Features (or 0-padded token ids) of the right items.
+
+    Returns
+    -------
+    X : ndarray of shape (n_pairs, n_left_features + n_right_features)
+
+    See Also
+    --------
+    split_pairs : The inverse operation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nn.siamese import split_pairs, stack_pairs
+    >>> X = stack_pairs(np.zeros((3, 2)), np.ones((3, 5)))
+    >>> X.shape
+    (3, 7)
+    >>> [part.shape for part in split_pairs(X, n_left_features=2)]
+    [(3, 2), (3, 5)]
+    """
+    X_left = check_array(X_left, dtype=None, input_name="X_left")
+    X_right = check_array(X_right, dtype=None, input_name="X_right")
+    if X_left.shape[0] != X_right.shape[0]:
+        raise ValueError(
+            "X_left and X_right must have one row per pair; got "
+            f"{X_left.shape[0]} and {X_right.shape[0]} rows."
+        )
+    return np.hstack([X_left, X_right])
+
+
+def split_pairs(X, n_left_features=None):
+    """Split a pair matrix ``[left | right]`` into its two items.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_pairs, n_features)
+        Pair matrix, e.g. made by :func:`stack_pairs`.
+    n_left_features : int or None, default=None
+        Number of columns of the left item; None splits ``X`` in two equal
+        halves (an odd number of columns is then an error).
+
+    Returns
+    -------
+    X_left : ndarray of shape (n_pairs, n_left_features)
+    X_right : ndarray of shape (n_pairs, n_features - n_left_features)
+
+    See Also
+    --------
+    stack_pairs : The inverse operation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nn.siamese import split_pairs
+    >>> left, right = split_pairs(np.arange(8).reshape(2, 4))
+    >>> left
+    array([[0, 1],
+           [4, 5]])
+    """
+    X = check_array(X, dtype=None)
+    k = _resolve_n_left(X.shape[1], n_left_features, name="X")
+    return X[:, :k], X[:, k:]
+
+
+def _resolve_n_left(n_features, n_left_features, name):
+    if n_left_features is None:
+        if n_features % 2:
+            raise ValueError(
+                f"{name} has {n_features} feature(s), an odd number, so the pair "
+                "layout [left item | right item] cannot be split into two equal "
+                "halves; pass n_left_features=<number of columns of the left "
+                "item>."
+            )
+        return n_features // 2
+    k = int(n_left_features)
+    if not 1 <= k < n_features:
+        raise ValueError(
+            f"n_left_features={n_left_features} must leave at least one column "
+            f"for each item, but {name} has {n_features} feature(s)."
+        )
+    return k
+
+
+class PairSequences:
+    """The left and right items of sequence pairs (two :class:`PaddedSequences`)."""
+
+    def __init__(self, left: PaddedSequences, right: PaddedSequences):
+        self.left = left
+        self.right = right
+
+    def __len__(self):
+        return len(self.left)
+
+    def take(self, left_index, right_index):
+        """Pairs ``(left[left_index[i]], right[right_index[i]])``."""
+        return PairSequences(self.left.take(left_index), self.right.take(right_index))
 
 
 def make_pairs(items, labels, n_pairs, *, random_state=None, return_indices=False):
