@@ -262,19 +262,7 @@ class BaseNeuralEstimator(BaseEstimator):
             Per-sample weights. An integer weight has the same effect as
             repeating the sample that many times (exactly so when a batch
             holds the whole training set).
-        X_val : array-like of shape (n_val, n_features), default=None
-            A validation set for early stopping, in the same form as ``X``:
-            with ``early_stopping=True`` it replaces the internal split of
-            ``validation_fraction`` (all of ``X`` is then trained on), and the
-            validation curves (``validation_loss_curve_``,
-            ``validation_scores_``) are measured on it. Needs ``y_val`` and
-            ``early_stopping=True``. In a Pipeline, route it with metadata
-            routing and transform it like ``X`` with
-            ``Pipeline(..., transform_input=["X_val"])``.
-        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
-            Targets of ``X_val``.
-        sample_weight_val : array-like of shape (n_val,), default=None
-            Weights of the validation samples.
+        {validation_parameters}
 
         Returns
         -------
@@ -1084,6 +1072,27 @@ max_epochs : int, default=200
         Floating point precision of the network's weights and computations."""
 
 
+# what the ``net_`` attribute of every estimator offers (tested for each)
+_NET_CONTRACT_DOC = """On the net, ``module_``, ``history`` (the per-epoch record) and
+        ``save_params`` / ``load_params`` work; predict with the
+        estimator (the net's own ``predict`` / ``predict_proba`` raise
+        a TypeError saying so: the estimator prepares the inputs)."""
+
+_VALIDATION_PARAMETERS_DOC = """X_val : array-like or list, default=None
+            A validation set for early stopping, in the same form as ``X``:
+            with ``early_stopping=True`` it replaces the internal split of
+            ``validation_fraction`` (all of ``X`` is then trained on), and the
+            validation curves (``validation_loss_curve_``,
+            ``validation_scores_``) are measured on it. Needs ``y_val`` and
+            ``early_stopping=True``. In a Pipeline, route it with metadata
+            routing and transform it like ``X`` with
+            ``Pipeline(..., transform_input=["X_val"])``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples."""
+
+
 def fill_doc(cls):
     """Insert the shared parameter documentation into ``cls.__doc__``.
 
@@ -1108,5 +1117,18 @@ def fill_doc(cls):
             doc,
             flags=re.MULTILINE,
         )
-    cls.__doc__ = cls.__doc__.replace("{common_parameters}", doc)
+    cls.__doc__ = cls.__doc__.replace("{common_parameters}", doc).replace(
+        "{net_contract}", _NET_CONTRACT_DOC
+    )
+    fit = cls.__dict__.get("fit")
+    if fit is not None and fit.__doc__:
+        fit.__doc__ = fit.__doc__.replace(
+            "{validation_parameters}", _VALIDATION_PARAMETERS_DOC
+        )
     return cls
+
+
+# the base's own fit (the families' fit docstrings are filled by fill_doc)
+BaseNeuralEstimator.fit.__doc__ = BaseNeuralEstimator.fit.__doc__.replace(
+    "{validation_parameters}", _VALIDATION_PARAMETERS_DOC
+)

@@ -723,10 +723,7 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_nn.gating.HardGateNetwork` torch module.
-        On the net, ``module_``, ``history`` (the per-epoch record) and
-        ``save_params`` / ``load_params`` work; predict with the
-        estimator (the net's own ``predict`` / ``predict_proba`` raise
-        a TypeError saying so: the estimator prepares the inputs).
+        {net_contract}
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
@@ -930,10 +927,7 @@ default=None
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_nn.gating.HardGateNetwork` torch module.
-        On the net, ``module_``, ``history`` (the per-epoch record) and
-        ``save_params`` / ``load_params`` work; predict with the
-        estimator (the net's own ``predict`` / ``predict_proba`` raise
-        a TypeError saying so: the estimator prepares the inputs).
+        {net_contract}
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float

@@ -176,10 +176,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_nn.mixture.MixtureOfExperts` torch module.
-        On the net, ``module_``, ``history`` (the per-epoch record) and
-        ``save_params`` / ``load_params`` work; predict with the
-        estimator (the net's own ``predict`` / ``predict_proba`` raise
-        a TypeError saying so: the estimator prepares the inputs).
+        {net_contract}
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
@@ -461,10 +458,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_nn.mixture.MixtureOfExperts` torch module.
-        On the net, ``module_``, ``history`` (the per-epoch record) and
-        ``save_params`` / ``load_params`` work; predict with the
-        estimator (the net's own ``predict`` / ``predict_proba`` raise
-        a TypeError saying so: the estimator prepares the inputs).
+        {net_contract}
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float

@@ -174,10 +174,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_nn.recurrent.SequenceClassifierRNN` torch module.
-        On the net, ``module_``, ``history`` (the per-epoch record) and
-        ``save_params`` / ``load_params`` work; predict with the
-        estimator (the net's own ``predict`` / ``predict_proba`` raise
-        a TypeError saying so: the estimator prepares the inputs).
+        {net_contract}
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
@@ -338,19 +335,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             (both terms, like ``class_weight``). An integer weight has the
             same effect as repeating the sequence that many times (exactly so
             when a batch holds the whole training set).
-        X_val : array-like or list, default=None
-            A validation set for early stopping, in the same form as ``X``:
-            with ``early_stopping=True`` it replaces the internal split of
-            ``validation_fraction`` (all of ``X`` is then trained on), and the
-            validation curves (``validation_loss_curve_``,
-            ``validation_scores_``) are measured on it. Needs ``y_val`` and
-            ``early_stopping=True``. In a Pipeline, route it with metadata
-            routing and transform it like ``X`` with
-            ``Pipeline(..., transform_input=["X_val"])``.
-        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
-            Targets of ``X_val``.
-        sample_weight_val : array-like of shape (n_val,), default=None
-            Weights of the validation samples.
+        {validation_parameters}
 
         Returns
         -------
