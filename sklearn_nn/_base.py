@@ -642,11 +642,9 @@ class BaseNeuralEstimator(BaseEstimator):
     def _module_output(self, X, module=None):
         """Already validated ``X`` through the fitted module (eval mode), or
         through ``module``, a part of it that takes the same inputs."""
-        net = self.net_
-        inputs = self._make_inputs(X)
-        if net.device != "cpu":
-            inputs = tuple(t.to(net.device) for t in inputs)
-        return net.infer_all(inputs, self._inference_batch_size, module)
+        return self.net_.infer_all(
+            self._make_inputs(X), self._inference_batch_size, module
+        )
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")

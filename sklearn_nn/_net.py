@@ -203,26 +203,68 @@ class _Net(NeuralNet):
         if not isinstance(X, TensorBatches):
             raise TypeError("_Net is fitted on a TensorBatches instance")
 
-    def infer_all(self, inputs, batch_size, module=None):
-        """Run the module in eval mode over ``inputs`` in chunks.
+    def infer_all(self, inputs, batch_size, module=None, *, by_length=False, **kwargs):
+        """Run the module in eval mode over ``inputs``, in chunks.
 
-        Returns the module's output for all rows; tuple outputs are
-        concatenated element-wise. ``module`` replaces the whole module by a
-        submodule that takes the same inputs.
+        This is the one inference path of every estimator.
+
+        Parameters
+        ----------
+        inputs : tuple of Tensor
+            The module's positional inputs, all with the rows first, on any
+            device: each chunk is moved to the net's device.
+        batch_size : int
+            The most rows per forward pass.
+        module : torch.nn.Module, default=None
+            A part of the module that takes the same inputs (a tower, the
+            gate); the whole module when None.
+        by_length : bool, default=False
+            Sequence inputs: ``inputs[0]`` holds sequences padded after their
+            ends and ``inputs[1]`` their lengths. Each chunk is trimmed to its
+            longest sequence; above ``batch_size`` rows the chunks hold
+            sequences of similar length (a stable sort), so that short
+            sequences do not run over long ones' padding.
+        **kwargs
+            Keyword arguments of the module's forward.
+
+        Returns
+        -------
+        Tensor or tuple of Tensor
+            The module's output for every row, in the input order, on the CPU;
+            tuple outputs element-wise. An output with a time axis (dim 1,
+            when chunks of different lengths give it different sizes) is
+            zero-padded to the longest sequence.
         """
         self._set_training(False)
-        n = inputs[0].shape[0]
         module = self.module_ if module is None else module
+        device = self.device
+        n = inputs[0].shape[0]
+        order = None
+        if n <= batch_size:
+            chunks = [slice(None)]
+        elif by_length:
+            order = torch.sort(inputs[1].cpu(), stable=True).indices
+            chunks = order.split(batch_size)
+        else:
+            chunks = [slice(i, i + batch_size) for i in range(0, n, batch_size)]
+        outputs = []
         with torch.inference_mode():
-            if n <= batch_size:
-                return module(*inputs)
-            chunks = [
-                module(*(t[i : i + batch_size] for t in inputs))
-                for i in range(0, n, batch_size)
-            ]
-        if isinstance(chunks[0], tuple):
-            return tuple(torch.cat(parts) for parts in zip(*chunks))
-        return torch.cat(chunks)
+            for idx in chunks:
+                batch = inputs if len(chunks) == 1 else [t[idx] for t in inputs]
+                if by_length:
+                    steps = int(batch[1].max())
+                    if steps < batch[0].shape[1]:
+                        batch = [batch[0][:, :steps], *batch[1:]]
+                if device != "cpu":
+                    batch = [t.to(device) for t in batch]
+                outputs.append(module(*batch, **kwargs))
+        if len(outputs) == 1:
+            return _to_cpu(outputs[0])
+        if isinstance(outputs[0], tuple):
+            return tuple(
+                _join_chunks(parts, order) for parts in zip(*outputs, strict=True)
+            )
+        return _join_chunks(outputs, order)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -386,3 +428,29 @@ class EpochProgressBar(Callback):
 
 # the name this callback had before: models pickled with verbose=1 hold it
 ProgressBar = EpochProgressBar
+
+
+def _to_cpu(output):
+    if isinstance(output, tuple):
+        return tuple(t.cpu() for t in output)
+    return output.cpu()
+
+
+def _join_chunks(parts, order):
+    """Concatenate chunk outputs, zero-padding a time axis (dim 1 of sizes
+    that differ between chunks), and put rows back in the input order."""
+    parts = [p.cpu() for p in parts]
+    if parts[0].ndim >= 2 and len({p.shape[1] for p in parts}) > 1:
+        width = max(p.shape[1] for p in parts)
+        padded = []
+        for p in parts:
+            q = p.new_zeros((p.shape[0], width, *p.shape[2:]))
+            q[:, : p.shape[1]] = p
+            padded.append(q)
+        parts = padded
+    joined = torch.cat(parts)
+    if order is None:
+        return joined
+    out = torch.empty_like(joined)
+    out[order] = joined
+    return out

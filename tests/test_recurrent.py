@@ -300,6 +300,19 @@ def test_prediction_independent_of_chunking_and_order():
     np.testing.assert_allclose(np.exp(out[0].numpy()), expected, rtol=1e-10)
 
 
+def test_per_step_prediction_independent_of_chunking():
+    # the chunks hold sequences of different lengths: the per-step output of
+    # each is padded back to the longest sequence and put in the input order
+    X, y = early_decision(n=50)
+    clf = TargetReplicationLSTMClassifier(**FAST).fit(X, y)
+    expected = clf.predict_proba_steps(X)
+    clf._inference_batch_size = 7
+    chunked = clf.predict_proba_steps(X)
+    assert chunked.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(chunked), np.isnan(expected))
+    np.testing.assert_allclose(chunked, expected, rtol=1e-12)
+
+
 # ------------------------------------------------------------------ learning
 def test_learns_an_early_decision_and_beats_baselines():
     X, y = early_decision(n=300, max_len=25)

@@ -445,40 +445,17 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         check_is_fitted(self)
         with _numeric_input_errors():
             X = self._validate_X(X, reset=False)
-        values, lengths = self._make_inputs(X)
-        net = self.net_
-        net._set_training(False)
-        module, device = net.module_, net.device
-        n, n_classes = len(lengths), len(self.classes_)
-        final = torch.empty((n, n_classes), dtype=self._torch_dtype)
+        inputs = self._make_inputs(X)
+        size, net = self._inference_batch_size, self.net_
         if steps:
-            per_step = torch.zeros(
-                (n, int(lengths.max()), n_classes), dtype=self._torch_dtype
-            )
-        size = self._inference_batch_size
-        if n <= size:
-            # one chunk: the whole input in its own order (no gather/scatter)
-            chunks = [slice(None)]
+            final, per_step, _ = net.infer_all(inputs, size, by_length=True)
         else:
-            chunks = torch.sort(lengths, stable=True).indices.split(size)
-        with torch.inference_mode():
-            for idx in chunks:
-                lb = lengths[idx]
-                n_steps = int(lb.max())
-                xb = values[idx, :n_steps].to(device)
-                lb = lb.to(device)
-                if steps:
-                    out, step_out, _ = module(xb, lb)
-                    per_step[idx, :n_steps] = step_out.to("cpu")
-                else:
-                    out = module(xb, lb, return_steps=False)
-                final[idx] = out.to("cpu")
+            final = net.infer_all(inputs, size, by_length=True, return_steps=False)
         _check_no_nan_output(final)
         if not steps:
             return final
-        per_step = per_step.to(torch.float64)
-        per_step[~step_mask(lengths, per_step.shape[1])] = math.nan
-        return final, per_step
+        mask = step_mask(inputs[1], per_step.shape[1])
+        return final, per_step.to(torch.float64).masked_fill(~mask[..., None], math.nan)
 
     def _forward(self, X):
         return self._infer(X, steps=False)
