@@ -667,6 +667,12 @@ def test_token_padding_invariance():
     np.testing.assert_allclose(
         clf.embed(wide, side="left"), clf.embed(left, side="left"), rtol=1e-10
     )
+    # and chunks of sequences sorted by length give the same embeddings, in
+    # the input order
+    whole = clf.embed(left, side="left")
+    clf._inference_batch_size = 3
+    np.testing.assert_allclose(clf.embed(left, side="left"), whole, rtol=1e-10)
+    del clf._inference_batch_size
 
     # fitting on the same pairs with extra padding columns gives the same model
     X_wide = stack_pairs(
