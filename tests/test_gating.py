@@ -669,6 +669,8 @@ def test_errors_name_the_problem():
         ).fit(X, y)
     with pytest.raises(ValueError, match="\\(name, estimator\\) pairs"):
         HardGateClassifier(estimators=[GaussianNB()], max_epochs=1).fit(X, y)
+    with pytest.raises(TypeError, match="instance for 'nb' \\(GaussianNB\\(\\)\\)"):
+        HardGateClassifier(estimators=[("nb", GaussianNB)], max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="'nb' \\(GaussianNB\\) is not fitted"):
         HardGateClassifier(
             estimators=[("nb", GaussianNB())], cv="prefit", max_epochs=1

@@ -17,6 +17,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from skorch.callbacks import Callback
 
@@ -146,7 +147,13 @@ def _align_proba(proba, estimator_classes, classes):
 
 
 class _HardGateMixin:
-    """What the two hard-gate estimators share."""
+    """What the two hard-gate estimators share.
+
+    Nested parameters (``name``, ``name__param``, ``'drop'``) come from
+    scikit-learn's ``_BaseComposition``, as for ``VotingClassifier`` and
+    ``StackingClassifier``: the estimators list it last among their bases,
+    so that ``__init__`` stays the neural base's.
+    """
 
     def _default_estimators(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -174,6 +181,11 @@ class _HardGateMixin:
                     "str name and a scikit-learn estimator (or 'drop'); got "
                     f"{item!r}."
                 )
+            if isinstance(item[1], type):
+                raise TypeError(
+                    f"estimators: expected an estimator instance for {item[0]!r} "
+                    f"({item[1].__name__}()), got the class {item[1].__name__}."
+                )
             names.append(item[0])
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -196,9 +208,6 @@ class _HardGateMixin:
             )
         return kept
 
-    # nested parameters, as scikit-learn's VotingClassifier/StackingClassifier
-    # (sklearn.utils.metaestimators._BaseComposition, which this class cannot
-    # inherit without its MetaEstimatorMixin tags)
     @classmethod
     def _own_parameters(cls):
         return cls._get_param_names()
@@ -220,16 +229,10 @@ class _HardGateMixin:
         params : dict
             Parameter names mapped to their values.
         """
-        out = super().get_params(deep=deep)
-        if not deep or not _is_named_list(self.estimators):
-            # (not (name, estimator) pairs: fit says so)
-            return out
-        out.update(self.estimators)
-        for name, est in self.estimators:
-            if hasattr(est, "get_params"):
-                for key, value in est.get_params(deep=True).items():
-                    out[f"{name}__{key}"] = value
-        return out
+        if not _is_named_list(self.estimators):
+            # None, or not (name, estimator) pairs (fit says so)
+            return super().get_params(deep=deep)
+        return self._get_params("estimators", deep=deep)
 
     def set_params(self, **params):
         """Set the parameters of the gate and of the base models.
@@ -248,19 +251,7 @@ class _HardGateMixin:
         self : object
             The estimator.
         """
-        if "estimators" in params:
-            self.estimators = params.pop("estimators")
-        if _is_named_list(self.estimators):
-            names = [item[0] for item in self.estimators]
-            for key in list(params):
-                if "__" not in key and key in names:
-                    replacement = params.pop(key)
-                    self.estimators = [
-                        (name, replacement if name == key else est)
-                        for name, est in self.estimators
-                    ]
-        super().set_params(**params)
-        return self
+        return self._set_params("estimators", **params)
 
     # fit ----------------------------------------------------------------
     def _check_parameters(self):
@@ -649,7 +640,9 @@ def _fill_shared_doc(cls):
 
 
 @_fill_shared_doc
-class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
+class HardGateClassifier(
+    ClassifierMixin, _HardGateMixin, NeuralClassifierBase, _BaseComposition
+):
     """Dynamic model selection: a trained hard gate picks one classifier per sample.
 
     A gating MLP reads the sample's features and outputs exactly one choice
@@ -863,7 +856,9 @@ class HardGateClassifier(ClassifierMixin, _HardGateMixin, NeuralClassifierBase):
 
 
 @_fill_shared_doc
-class HardGateRegressor(RegressorMixin, _HardGateMixin, NeuralRegressorBase):
+class HardGateRegressor(
+    RegressorMixin, _HardGateMixin, NeuralRegressorBase, _BaseComposition
+):
     """Dynamic model selection: a trained hard gate picks one regressor per sample.
 
     A gating MLP reads the sample's features and outputs exactly one choice
