@@ -502,7 +502,6 @@ class BaseNeuralEstimator(BaseEstimator):
             target = self._encode_target(y_val, reset=False)
         except ValueError as exc:
             raise ValueError(f"y_val: {exc}") from None
-        target = self._validation_target(target)
         weight = None
         if sample_weight_val is not None:
             try:
@@ -516,10 +515,6 @@ class BaseNeuralEstimator(BaseEstimator):
             torch.as_tensor(target),
             None if weight is None else _weight_tensor(weight, self._torch_dtype),
         )
-
-    def _validation_target(self, target):
-        """Hook: the encoded validation target as the net trains on it."""
-        return target
 
     def _post_fit(self, X, target, weight):
         """Called at the end of ``fit`` with the validated training data.

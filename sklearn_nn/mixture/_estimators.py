@@ -636,12 +636,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         )
         return data
 
-    def _validation_target(self, target):
-        # X_val / y_val: validated in the standardised units of the training
-        return (
-            (np.asarray(target, dtype=np.float64) - self._target_shift)
-            / self._target_scale
-        ).astype(self._numpy_dtype)
+    def _validation_data(self, X_val, y_val, sample_weight_val):
+        # X_val / y_val: in the standardised units of the training target
+        data = super()._validation_data(X_val, y_val, sample_weight_val)
+        standardised = (data.target.double() - self._target_shift) / self._target_scale
+        data.target = standardised.to(self._torch_dtype)
+        return data
 
     def _post_fit(self, X, target, weight):
         # from here on the module predicts in the units of y

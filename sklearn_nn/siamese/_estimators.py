@@ -285,7 +285,6 @@ class _SiameseMixin(TransformerMixin):
     # -------------------------------------------------------------- negatives
     def _training_data(self, X, y, target, weight, rng):
         similar = self._similarity(target)
-        self._check_training_pairs(similar, weight)
         n_new = 0
         if self.negatives == "auto":
             n_new, fraction = negatives_needed(similar, weight, self.negative_ratio)
@@ -304,23 +303,19 @@ class _SiameseMixin(TransformerMixin):
             target = np.concatenate([target, self._dissimilar_target(n_new)])
         return super()._training_data(X, y, target, weight, rng)
 
-    def _check_training_pairs(self, similar, weight):
-        """Hook: the classifier needs both classes among the weighted pairs."""
-
     # -------------------------------------------------------------------- fit
     def _post_fit(self, X, target, weight):
         # on the given pairs (not the generated negatives)
         # the two embeddings only (the readout head is not needed)
         output = self._module_output(X, self.net_.module_.network)
-        self._after_fit(output, target, weight)
         self._check_collapse(_to_numpy(output[-2]), _to_numpy(output[-1]))
-
-    def _after_fit(self, output, target, weight):
-        """Hook run after training with the module's output on the pairs."""
+        return output
 
     def _collapse_distance(self):
         """The distance the loss trains, and its scale, for the spread."""
-        if self._loss_name() == "contrastive" and self.distance == "euclidean":
+        # (the classifier always trains the contrastive loss)
+        loss = getattr(self, "loss", "contrastive")
+        if loss == "contrastive" and self.distance == "euclidean":
             return "euclidean", self.margin
         # the cosine losses see directions only
         return "cosine", 1.0
@@ -729,9 +724,6 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
             )
         return low, high
 
-    def _loss_name(self):
-        return self.loss
-
     def _similarity(self, target):
         return np.asarray(target, dtype=np.float64).reshape(-1)
 
@@ -975,27 +967,22 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
             self.positive_label_ = self.classes_[self._positive_index]
         return codes
 
-    def _loss_name(self):
-        return "contrastive"
-
     def _similarity(self, target):
         return (np.asarray(target) == self._positive_index).astype(np.float64)
 
     def _dissimilar_target(self, n):
         return np.full(n, 1 - self._positive_index, dtype=np.int64)
 
-    def _check_training_pairs(self, similar, weight):
-        if weight is None:
-            return
-        kept = np.unique(similar[weight > 0])
-        if kept.size < 2:
-            index = self._positive_index if kept[0] else 1 - self._positive_index
-            kept = self.classes_[index]
-            raise ValueError(
-                f"{type(self).__name__} needs pairs of both classes with a positive "
-                f"weight, but after sample_weight / class_weight only class "
-                f"{kept} is left."
-            )
+    def _training_data(self, X, y, target, weight, rng):
+        if weight is not None:
+            kept = np.unique(np.asarray(target)[weight > 0])
+            if kept.size < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs pairs of both classes with a "
+                    "positive weight, but after sample_weight / class_weight only "
+                    f"class {self.classes_[kept[0]]} is left."
+                )
+        return super()._training_data(X, y, target, weight, rng)
 
     def _build_module(self):
         return VerificationReadout(
@@ -1013,7 +1000,9 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
             positive_index=self._positive_index,
         )
 
-    def _after_fit(self, output, target, weight):
+    def _post_fit(self, X, target, weight):
+        # Platt scaling of the embedding distance, on the given pairs
+        output = super()._post_fit(X, target, weight)
         distance = _to_numpy(pair_distance(output[-2], output[-1], self.distance))
         positive = np.asarray(target) == self._positive_index
         coef, intercept = _platt_scaling(distance, positive, weight)
