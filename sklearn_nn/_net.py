@@ -113,6 +113,42 @@ class SliceIterator:
             )
 
 
+class LengthBucketIterator(SliceIterator):
+    """Batches of sequences of similar length, each trimmed to its longest.
+
+    The dataset's inputs are ``(padded, lengths)``. Each pass orders the rows
+    by length (ties in random order when shuffling), cuts that order into
+    batches of ``batch_size`` and, when shuffling, visits the batches in a
+    random order drawn from ``generator``, so training stays stochastic while
+    a batch of short sequences no longer pays for the longest one in the data
+    set.
+    """
+
+    def __iter__(self):
+        ds = self.dataset
+        values, lengths = ds.inputs
+        lengths_cpu = lengths.cpu()
+        if self.shuffle:
+            perm = torch.randperm(len(ds), generator=self.generator)
+            order = perm[torch.sort(lengths_cpu[perm], stable=True).indices]
+        else:
+            order = torch.sort(lengths_cpu, stable=True).indices
+        batches = list(order.split(self.batch_size))
+        if self.shuffle:
+            visit = torch.randperm(len(batches), generator=self.generator)
+            batches = [batches[i] for i in visit.tolist()]
+        for idx in batches:
+            n_steps = int(lengths_cpu[idx].max())
+            idx = idx.to(values.device)
+            yield (
+                (values[idx, :n_steps], lengths[idx]),
+                (
+                    ds.target[idx],
+                    None if ds.weight is None else ds.weight[idx],
+                ),
+            )
+
+
 class _Net(NeuralNet):
     """skorch net with weighted-loss plumbing and a fast inference path."""
 

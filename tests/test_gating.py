@@ -38,7 +38,7 @@ from sklearn_nn.gating import (
     straight_through_argmax,
     straight_through_step,
 )
-from sklearn_nn.gating._estimators import _AnnealTemperature
+from sklearn_nn.gating._annealing import _AnnealTemperature
 
 
 def on_column(j, est):

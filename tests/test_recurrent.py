@@ -9,7 +9,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_nn import TargetReplicationLSTMClassifier
-from sklearn_nn._net import TensorBatches
+from sklearn_nn._net import LengthBucketIterator, TensorBatches
 from sklearn_nn._sequences import read_float_sequences, read_token_sequences
 from sklearn_nn.recurrent import (
     SequenceClassifierRNN,
@@ -17,7 +17,6 @@ from sklearn_nn.recurrent import (
     final_step,
     target_replication_loss,
 )
-from sklearn_nn.recurrent._estimators import LengthBucketIterator
 
 FAST = dict(hidden_size=8, lr=0.03, max_epochs=15, dtype="float64", random_state=0)
 

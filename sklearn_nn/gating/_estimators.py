@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 
 import numpy as np
@@ -19,21 +18,28 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
-from skorch.callbacks import Callback
 
 from .._base import (
-    _SEED_MAX,
     BaseNeuralEstimator,
     NeuralClassifierBase,
     NeuralRegressorBase,
     _as_tensor,
     _to_numpy,
     _weight_tensor,
-    fill_doc,
 )
 from .._layers import ACTIVATIONS, layer_sizes
 from .._net import TensorBatches
 from ..exceptions import BaseModelSampleWeightWarning, _warn
+from ._annealing import _AnnealTemperature
+from ._base_models import (
+    _align_proba,
+    _check_finite_output,
+    _fill_random_states,
+    _is_drop,
+    _is_named_list,
+    _naming_base_model_errors,
+)
+from ._docs import _fill_shared_doc
 from ._modules import GATES, HardGateLoss, HardGateNetwork
 
 _GATING_CONSTRAINTS = {
@@ -48,102 +54,6 @@ _GATING_CONSTRAINTS = {
     "best_model_prior": [Interval(numbers.Real, 0, None, closed="left")],
     "cv": ["cv_object", StrOptions({"prefit"})],
 }
-
-
-class _AnnealTemperature(Callback):
-    """Geometric annealing of ``module_.temperature`` over the epochs of a fit.
-
-    Epoch ``k`` (0-based) of ``n_epochs`` uses
-    ``start * (end / start) ** (k / (n_epochs - 1))``.
-    """
-
-    def __init__(self, start, end, n_epochs):
-        self.start = start
-        self.end = end
-        self.n_epochs = n_epochs
-
-    def initialize(self):
-        self.epoch_ = 0
-        return self
-
-    def temperature(self, epoch):
-        if self.n_epochs <= 1:
-            return float(self.start)
-        frac = min(epoch, self.n_epochs - 1) / (self.n_epochs - 1)
-        return float(self.start * (self.end / self.start) ** frac)
-
-    def on_epoch_begin(self, net, **kwargs):
-        net.module_.temperature = self.temperature(self.epoch_)
-        self.epoch_ += 1
-
-
-def _fill_random_states(estimator, rng):
-    """Give every ``random_state`` left at None an int drawn from ``rng``.
-
-    Explicit seeds are kept; the draws happen in a fixed (sorted) order so a
-    fit is reproducible.
-    """
-    params = estimator.get_params(deep=True)
-    unset = sorted(
-        key
-        for key, value in params.items()
-        if (key == "random_state" or key.endswith("__random_state")) and value is None
-    )
-    if unset:
-        estimator.set_params(**{key: int(rng.randint(_SEED_MAX)) for key in unset})
-    return estimator
-
-
-def _is_drop(est):
-    return isinstance(est, str) and est == "drop"
-
-
-def _is_named_list(estimators):
-    """True for a non-empty list of (str, object) pairs."""
-    return (
-        isinstance(estimators, list)
-        and len(estimators) > 0
-        and all(
-            isinstance(item, tuple | list)
-            and len(item) == 2
-            and isinstance(item[0], str)
-            for item in estimators
-        )
-    )
-
-
-@contextlib.contextmanager
-def _naming_base_model_errors(name, doing):
-    """Prefix a base model's ValueError / TypeError with its name, so that
-    an error from deep inside it says which pool member failed."""
-    try:
-        yield
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"base estimator {name!r} failed {doing}: {exc}") from exc
-
-
-def _check_finite_output(name, output, what):
-    """A ValueError naming the base model whose outputs are NaN or infinite."""
-    if not np.isfinite(output).all():
-        raise ValueError(
-            f"base estimator {name!r}: {what} contain NaN or infinite values "
-            f"({int(np.sum(~np.isfinite(output)))} of {output.size}); the gate "
-            "can only choose between finite outputs. Check that model (and its "
-            "input scaling)."
-        )
-
-
-def _align_proba(proba, estimator_classes, classes):
-    """Reorder ``proba`` columns from ``estimator_classes`` to ``classes``;
-    a class the estimator does not know gets probability 0."""
-    if np.array_equal(estimator_classes, classes):
-        return proba
-    out = np.zeros((proba.shape[0], len(classes)), dtype=proba.dtype)
-    lookup = {c: i for i, c in enumerate(estimator_classes.tolist())}
-    for j, c in enumerate(classes.tolist()):
-        if c in lookup:
-            out[:, j] = proba[:, lookup[c]]
-    return out
 
 
 class _HardGateMixin:
@@ -577,66 +487,6 @@ class _HardGateMixin:
             Rows sum to 1; columns ordered as ``estimators_``.
         """
         return _to_numpy(self._forward(X)[2])
-
-
-_SHARED_PARAMETERS_DOC = """\
-base_output_columns : list of int or of lists of int, or None, default=None
-        Precomputed base outputs: the columns of ``X`` that hold each base
-        model's outputs, one entry per base model -- a column index for a
-        single-output regressor, a list of ``n_outputs`` indices for several
-        outputs, a list of ``n_classes`` indices (class probabilities, ordered
-        as ``classes_``) for a classifier. The gate reads the other columns of
-        ``X`` (``gate_columns_``) and picks one base model's columns per
-        sample. Use it when the base models were trained elsewhere (their
-        outputs computed on data they were not trained on); ``estimators``
-        must then be None. None: the base models are ``estimators``.
-    gate_hidden_layer_sizes : array-like of int, default=(20,)
-        Hidden layer widths of the gate MLP; ``()`` makes the gate linear.
-    activation : {'relu', 'tanh', 'logistic', 'gelu', 'identity'}, default='relu'
-        Hidden-layer activation of the gate.
-    gate : {'straight_through', 'gumbel'}, default='straight_through'
-        How the hard choice is trained. 'straight_through': the forward pass
-        is the one-hot argmax of the gate logits, the backward pass goes
-        through ``softmax(logits / temperature)``. 'gumbel': during training
-        the choice is a one-hot *sample* of ``softmax(logits)`` (Gumbel-max
-        trick) with the gradient of the Gumbel-softmax relaxation, and the
-        temperature is annealed from ``temperature`` to
-        ``final_temperature``; prediction always uses the deterministic
-        argmax.
-    temperature : float, default=1.0
-        Temperature of the backward-pass softmax (straight-through) or the
-        initial temperature of the relaxation (Gumbel). It never changes
-        which model the forward pass chooses.
-    final_temperature : float, default=0.1
-        ``gate='gumbel'`` only: temperature of the last epoch; the temperature
-        of epoch ``k`` of ``max_epochs`` is
-        ``temperature * (final_temperature / temperature) ** (k / (max_epochs - 1))``.
-    gate_uses_predictions : bool, default=False
-        When True the gate reads the base models' predictions (flattened)
-        next to the features.
-    best_model_prior : float, default=2.0
-        Where the gate starts: with a positive value it first chooses, for
-        every sample, the base model with the best out-of-fold score
-        (``oof_scores_``) -- the output layer of the gate starts with zero
-        weights and a bias that favours that model by this margin in logits
-        -- and training moves the choice away from it only where the
-        out-of-fold losses show that another model does better. So a gate
-        that learns nothing still predicts like the best base model, and a
-        small training set changes little. 0 starts from a randomly
-        initialised gate, whose first choices are arbitrary.
-    cv : int, cross-validation generator, iterable or 'prefit', default=5
-        How the out-of-fold base predictions that train the gate are made,
-        as in :class:`~sklearn.ensemble.StackingClassifier`. An int is the
-        number of folds of an unshuffled (Stratified)KFold, so the folds are
-        fixed by the data. 'prefit': ``estimators`` are already fitted and are
-        used as they are (not cloned, not refitted); the gate is trained on
-        their predictions of the ``X`` passed to ``fit``, which should
-        therefore be data the base models were not trained on."""
-
-
-def _fill_shared_doc(cls):
-    cls.__doc__ = cls.__doc__.replace("{gating_parameters}", _SHARED_PARAMETERS_DOC)
-    return fill_doc(cls)
 
 
 @_fill_shared_doc
