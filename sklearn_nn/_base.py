@@ -58,6 +58,7 @@ from ._net import (
     _EarlyStopping,
     _Net,
 )
+from ._persistence import net_state, restore_net
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -391,14 +392,7 @@ class BaseNeuralEstimator(BaseEstimator):
         try:
             with seeded_torch(torch_seed, device):
                 if not warm:
-                    net = _Net(
-                        module=self._build_module().to(self._torch_dtype),
-                        criterion=self._build_criterion(),
-                        callbacks=callbacks,
-                        device=device,
-                        **self._optimizer_settings(),
-                        **settings,
-                    ).initialize()
+                    net = self._new_net(device, callbacks=callbacks, **settings)
                 net.partial_fit(data, None)
         finally:
             if net is not None:
@@ -407,7 +401,38 @@ class BaseNeuralEstimator(BaseEstimator):
         self._post_fit(X, target, weight)
         return self
 
-    # parameters a warm-start fit applies to the fitted network; every other
+    def _new_net(self, device, **settings):
+        """A new, initialized net: the module, the loss and the optimizer
+        that the estimator's parameters (and fitted attributes) define."""
+        return _Net(
+            module=self._build_module().to(self._torch_dtype),
+            criterion=self._build_criterion(),
+            device=device,
+            **self._optimizer_settings(),
+            **settings,
+        ).initialize()
+
+    # ------------------------------------------------------------ persistence
+    def __getstate__(self):
+        # the network as numpy arrays and plain containers (no torch or
+        # skorch objects): pickle, joblib and skops.io all save this
+        state = super().__getstate__()
+        if "net_" in state:
+            state = dict(state)
+            state["net_"] = net_state(state["net_"])
+        return state
+
+    def __setstate__(self, state):
+        net = state.get("net_")
+        if isinstance(net, _Net):  # a state from before the plain-data form
+            super().__setstate__(state)
+            return
+        state = dict(state)
+        state.pop("net_", None)
+        super().__setstate__(state)
+        if net is not None:
+            self.net_ = restore_net(self, net)
+
     # parameter defines the network, its loss or its data and must not change
     _WARM_START_SETTINGS = frozenset(
         {

@@ -11,12 +11,15 @@ import os
 import sys
 import warnings
 
+from skorch.exceptions import DeviceWarning
+
 __all__ = [
     "BaseModelSampleWeightWarning",
     "CollapsedEmbeddingWarning",
     "DivergenceError",
     "DivergenceWarning",
     "InnerPaddingTokenWarning",
+    "LoadedOnCPUWarning",
     "NegativePairsWarning",
     "UnusedExpertWarning",
     "ZeroPaddingWarning",
@@ -66,6 +69,16 @@ class InnerPaddingTokenWarning(UserWarning):
     """
 
 
+class LoadedOnCPUWarning(DeviceWarning):
+    """A model fitted on a GPU was loaded where no GPU is available.
+
+    Its network was rebuilt on the CPU, with the same weights; predictions
+    run on the CPU. Pass ``device='cpu'`` (``est.set_params(device='cpu')``)
+    before a ``warm_start`` fit on this machine. A subclass of skorch's
+    ``DeviceWarning``, which skorch issues in the same case.
+    """
+
+
 class NegativePairsWarning(UserWarning):
     """Dissimilar pairs were generated because the data had too few."""
 
@@ -84,8 +97,11 @@ class UnusedExpertWarning(UserWarning):
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # the libraries between the user's call and ours: scikit-learn's wrappers
-# (``_fit_context``, ``set_output``), Pipeline, GridSearchCV and joblib
-_CALLER_PACKAGES = tuple(f"{os.sep}{name}{os.sep}" for name in ("sklearn", "joblib"))
+# (``_fit_context``, ``set_output``), Pipeline, GridSearchCV, joblib, and
+# skops when it loads a model
+_CALLER_PACKAGES = tuple(
+    f"{os.sep}{name}{os.sep}" for name in ("sklearn", "joblib", "skops")
+)
 
 
 def _warn(message, category):
