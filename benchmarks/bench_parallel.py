@@ -32,9 +32,9 @@ reproducible. The thread rows show what that costs; they cannot
 oversubscribe the cores.
 
 Every row runs in a fresh Python process, so that no thread setting leaks
-from one row into the next. Run ``python benchmarks/bench_parallel.py``
-(``--quick`` for fewer epochs, ``--no-dask`` when dask.distributed is not
-installed).
+from one row into the next. Run ``python -m benchmarks.bench_parallel`` from
+the repository root (``--quick`` for fewer epochs, ``--no-dask`` when
+dask.distributed is not installed).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -57,7 +58,10 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks._report import md_row, md_table
 from sklearn_nn import MixtureOfExpertsClassifier
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class ThreadCountingMoE(MixtureOfExpertsClassifier):
@@ -170,7 +174,9 @@ def main():
             continue
         try:
             out = subprocess.run(
-                [sys.executable, __file__, "--row", name, "--epochs", str(epochs)],
+                [sys.executable, "-m", "benchmarks.bench_parallel", "--row", name]
+                + ["--epochs", str(epochs)],
+                cwd=ROOT,
                 capture_output=True,
                 text=True,
                 check=True,
@@ -186,21 +192,24 @@ def main():
 
     reference = rows[0][1]
     print()
-    print(
-        "| run | wall time (s) | speed-up vs n_jobs=1 | torch threads per fit "
-        "| mean_test_score equal to n_jobs=1 | best_score_ |"
-    )
-    print("|---|---:|---:|---|---|---:|")
+    columns = [
+        "run",
+        "wall time (s)",
+        "speed-up vs n_jobs=1",
+        "torch threads per fit",
+        "mean_test_score equal to n_jobs=1",
+        "best_score_",
+    ]
+    print("\n".join(md_table(columns, align="lrrllr")))
     for name, r in rows:
         if r is None:
-            print(f"| {name} | hung: killed after {args.row_timeout} s | | | | |")
+            print(md_row([name, f"hung: killed after {args.row_timeout} s", *[""] * 4]))
             continue
         same = np.allclose(r["scores"], reference["scores"], rtol=0, atol=1e-9)
         speedup = reference["seconds"] / r["seconds"]
-        print(
-            f"| {name} | {r['seconds']:.1f} | {speedup:.2f}x"
-            f" | {r['threads']} | {'yes' if same else 'NO'} | {r['best_score']:.4f} |"
-        )
+        cells = [name, f"{r['seconds']:.1f}", f"{speedup:.2f}x", r["threads"]]
+        cells += ["yes" if same else "NO", f"{r['best_score']:.4f}"]
+        print(md_row(cells))
 
 
 if __name__ == "__main__":

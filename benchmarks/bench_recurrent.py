@@ -12,12 +12,17 @@
    bundled copy is importable, with a 1-NN on zero-padded sequences as the
    baseline measured in the same run.
 
-Run with ``OMP_NUM_THREADS=1 python benchmarks/bench_recurrent.py``; the
-script uses one torch thread (``torch.set_num_threads(1)``).
+``hand_written_fit`` is the suite's one hand-written recurrent training
+loop: final-step cross-entropy here, the estimator's target-replication loss
+in ``run_all``'s recurrent case (``benchmarks/cases/recurrent.py``).
+
+Run with ``OMP_NUM_THREADS=1 python -m benchmarks.bench_recurrent`` from the
+repository root; the script uses one torch thread (``torch.set_num_threads(1)``).
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib.util
 import pathlib
@@ -25,12 +30,15 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.neighbors import KNeighborsClassifier
 
+from benchmarks._report import md_table, threads_note
+from benchmarks._timing import best_time, one_thread
 from sklearn_nn import TargetReplicationLSTMClassifier
 from sklearn_nn._net import SliceIterator
 from sklearn_nn._sequences import read_float_sequences
-from sklearn_nn.recurrent import SequenceClassifierRNN, final_step
+from sklearn_nn.recurrent import SequenceClassifierRNN, TargetReplicationLoss
 
 N_SEQ, N_CHANNELS, HIDDEN, BATCH, EPOCHS = 2000, 4, 64, 64, 3
 
@@ -54,47 +62,70 @@ def variable_length_data(n, min_len, max_len, n_channels, seed=0, n_signal=3):
     return X, y
 
 
-def torch_loop(X, y, *, bucketed, seed=0):
-    """Hand-written loop: final-step cross-entropy, Adam, fixed epochs."""
+def padded(X):
+    """(values, lengths) tensors of ragged float sequences, zero-padded."""
     seqs = read_float_sequences(X, dtype=np.float32)
-    values, lengths = torch.from_numpy(seqs.values), torch.from_numpy(seqs.lengths)
-    target = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    return torch.from_numpy(seqs.values), torch.from_numpy(seqs.lengths)
+
+
+def hand_written_fit(
+    values,
+    lengths,
+    y,
+    *,
+    hidden_size,
+    epochs,
+    batch_size,
+    replication_weight=None,
+    bucketed=True,
+    lr=1e-3,
+    seed=0,
+):
+    """The hand-written recurrent loop: the estimator's module, Adam, fixed
+    epochs, running epoch loss.
+
+    ``replication_weight=None`` trains on the final step only (cross-entropy
+    of the final-step output, ``module(..., return_steps=False)``); a number
+    uses the estimator's ``TargetReplicationLoss`` on every step. ``bucketed``:
+    length-bucketed batches trimmed to their longest sequence, visited in
+    random order (the estimator's default); otherwise fully padded random
+    batches. ``values, lengths``: see :func:`padded`.
+    """
+    target = torch.as_tensor(np.asarray(y, dtype=np.int64))
     torch.manual_seed(seed)
-    # the architecture of the estimator in speed(): LSTM, no convolutions
+    # the architecture of the estimators in speed() and in run_all's case:
+    # LSTM, no convolutions
     model = SequenceClassifierRNN(
-        values.shape[2], 2, hidden_size=HIDDEN, cell="lstm", conv_filters=()
+        values.shape[2], 2, hidden_size=hidden_size, cell="lstm", conv_filters=()
     )
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if replication_weight is None:
+        criterion = None
+    else:
+        criterion = TargetReplicationLoss(replication_weight)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
-    for _ in range(EPOCHS):
+    model.train()
+    for _ in range(epochs):
         if bucketed:
             perm = torch.randperm(len(target), generator=g)
             order = perm[torch.sort(lengths[perm], stable=True).indices]
-            batches = list(order.split(BATCH))
+            batches = list(order.split(batch_size))
             batches = [batches[i] for i in torch.randperm(len(batches), generator=g)]
         else:
-            batches = torch.randperm(len(target), generator=g).split(BATCH)
+            batches = torch.randperm(len(target), generator=g).split(batch_size)
+        total = 0.0
         for idx in batches:
-            xb = values[idx]
             lb = lengths[idx]
-            if bucketed:
-                xb = xb[:, : int(lb.max())]
-            out = model.encoder(xb, lb)
-            logits = model.output(final_step(out, lb))
-            loss = torch.nn.functional.cross_entropy(logits, target[idx])
+            xb = values[idx, : int(lb.max())] if bucketed else values[idx]
             opt.zero_grad()
+            if criterion is None:
+                loss = F.nll_loss(model(xb, lb, return_steps=False), target[idx])
+            else:
+                loss = criterion(model(xb, lb), target[idx])
             loss.backward()
             opt.step()
+            total += loss.item() * len(idx)
     return model
-
-
-def timed(fn, repeat=2):
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def speed():
@@ -104,23 +135,26 @@ def speed():
         max_epochs=EPOCHS, n_iter_no_change=EPOCHS, random_state=0,
         cell="lstm", conv_filters=(), lr=1e-3,
     )  # fmt: skip
-    t_bucket, clf = timed(lambda: TargetReplicationLSTMClassifier(**common).fit(X, y))
-    t_pad, _ = timed(lambda: _PaddedBatches(**common).fit(X, y))
-    t_loop_pad, _ = timed(lambda: torch_loop(X, y, bucketed=False))
-    t_loop_bucket, _ = timed(lambda: torch_loop(X, y, bucketed=True))
+    t_bucket, clf = best_time(
+        lambda: TargetReplicationLSTMClassifier(**common).fit(X, y)
+    )
+    t_pad, _ = best_time(lambda: _PaddedBatches(**common).fit(X, y))
+    loop = dict(hidden_size=HIDDEN, epochs=EPOCHS, batch_size=BATCH)
+    t_loop_pad, _ = best_time(
+        lambda: hand_written_fit(*padded(X), y, bucketed=False, **loop)
+    )
+    t_loop_bucket, _ = best_time(
+        lambda: hand_written_fit(*padded(X), y, bucketed=True, **loop)
+    )
     assert clf.n_iter_ == EPOCHS
 
     # bucketed inference == one fully padded forward pass
-    seqs = read_float_sequences(X, dtype=np.float32)
-    t_pred, proba = timed(lambda: clf.predict_proba(X), repeat=3)
+    values, lengths = padded(X)
+    t_pred, proba = best_time(lambda: clf.predict_proba(X), repeats=3)
     module = clf.net_.module_.eval()
     start = time.perf_counter()
     with torch.no_grad():
-        full = module(
-            torch.from_numpy(seqs.values),
-            torch.from_numpy(seqs.lengths),
-            return_steps=False,
-        )
+        full = module(values, lengths, return_steps=False)
     t_pred_pad = time.perf_counter() - start
     max_diff = np.abs(proba - np.exp(full.numpy())).max()
 
@@ -128,16 +162,15 @@ def speed():
         f"\n### Fit time, {N_SEQ} sequences, lengths 10..50 (mean 30), "
         f"{N_CHANNELS} channels, LSTM {HIDDEN}, batch {BATCH}, {EPOCHS} epochs\n"
     )
-    print("| training | time (s) | vs estimator, padded |")
-    print("|---|---:|---:|")
     rows = [
         ("estimator, length buckets (default)", t_bucket),
         ("estimator, fully padded random batches", t_pad),
         ("hand-written torch loop, padded (final step only)", t_loop_pad),
         ("hand-written torch loop, buckets (final step only)", t_loop_bucket),
     ]
-    for name, t in rows:
-        print(f"| {name} | {t:.2f} | {t / t_pad:.2f}x |")
+    cells = [(name, f"{t:.2f}", f"{t / t_pad:.2f}x") for name, t in rows]
+    columns = ["training", "time (s)", "vs estimator, padded"]
+    print("\n".join(md_table(columns, cells, "lrr")))
     print(
         f"\nPredict {N_SEQ} sequences: {t_pred * 1e3:.0f} ms sorted chunks vs "
         f"{t_pred_pad * 1e3:.0f} ms one padded pass; max |proba difference| "
@@ -181,11 +214,11 @@ def accuracy_rows(name, X, y, X_test, y_test, params, alphas=(0.0, 0.5)):
             ).fit(X, y)
             accs.append(clf.score(X_test, y_test))
         rows.append((name, f"conv + GRU (defaults), replication_weight={alpha}", accs))
-    padded = read_float_sequences(list(X) + list(X_test)).values
-    padded = padded.reshape(len(padded), -1)
-    knn = KNeighborsClassifier(1).fit(padded[: len(X)], y)
+    flat = read_float_sequences(list(X) + list(X_test)).values
+    flat = flat.reshape(len(flat), -1)
+    knn = KNeighborsClassifier(1).fit(flat[: len(X)], y)
     rows.append(
-        (name, "1-NN on zero-padded sequences", [knn.score(padded[len(X) :], y_test)])
+        (name, "1-NN on zero-padded sequences", [knn.score(flat[len(X) :], y_test)])
     )
     return rows
 
@@ -212,15 +245,24 @@ def accuracy():
             dict(hidden_size=32, lr=1e-2, max_epochs=40, batch_size=32),
         )  # fmt: skip
     print("\n### Test accuracy (mean +- std over seeds 0, 1, 2)\n")
-    print("| data | model | accuracy |")
-    print("|---|---|---:|")
-    for data, model, accs in rows:
-        spread = f" +- {np.std(accs):.3f}" if len(accs) > 1 else ""
-        print(f"| {data} | {model} | {np.mean(accs):.3f}{spread} |")
+    cells = [
+        (data, model, f"{np.mean(accs):.3f}{spread(accs)}")
+        for data, model, accs in rows
+    ]
+    print("\n".join(md_table(["data", "model", "accuracy"], cells, "llr")))
+
+
+def spread(accs):
+    return f" +- {np.std(accs):.3f}" if len(accs) > 1 else ""
+
+
+def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    one_thread()
+    print(threads_note())
+    speed()
+    accuracy()
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(1)
-    print("torch threads: 1 (run with OMP_NUM_THREADS=1)")
-    speed()
-    accuracy()
+    main()

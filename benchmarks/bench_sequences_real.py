@@ -33,24 +33,20 @@ JapaneseVowels and ItalyPowerDemand only, 300 pairs): its numbers say
 nothing about accuracy. The tables are printed and written to
 ``benchmarks/results/sequences_real.md``.
 
-Run with ``OMP_NUM_THREADS=1 python benchmarks/bench_sequences_real.py``;
-the script uses one torch thread (``torch.set_num_threads(1)``, set again
-before every fit because aeon's numba kernels raise the process's OpenMP
-thread count; see ``one_thread``). Fit times exclude torch's first-call
+Run with ``OMP_NUM_THREADS=1 python -m benchmarks.bench_sequences_real`` from
+the repository root; the script uses one torch thread
+(``torch.set_num_threads(1)``, set again before every fit because aeon's numba
+kernels raise the process's OpenMP thread count; see
+``benchmarks._timing.one_thread``). Fit times exclude torch's first-call
 overhead (one warm-up fit). Needs aeon (the ``benchmarks`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
-import pathlib
-import platform
 import time
 
-import aeon
 import numpy as np
-import sklearn
-import torch
 from aeon.classification.convolution_based import MiniRocketClassifier
 from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 from aeon.datasets import load_classification
@@ -59,14 +55,14 @@ from aeon.transformations.collection.unequal_length import Padder
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 
-import sklearn_nn
+from benchmarks._report import md_row, md_table, threads_note, versions, write_results
+from benchmarks._timing import one_thread
 from sklearn_nn import SiamesePairClassifier, TargetReplicationLSTMClassifier
 from sklearn_nn.preprocessing import SequenceStandardScaler
 from sklearn_nn.siamese import make_pairs, stack_pairs
 
 DATASETS = ["JapaneseVowels", "GunPoint", "ArrowHead", "ItalyPowerDemand", "OSULeaf"]
 QUICK_DATASETS = ["JapaneseVowels", "ItalyPowerDemand"]
-RESULTS = pathlib.Path(__file__).parent / "results" / "sequences_real.md"
 
 
 # ----------------------------------------------------------------- data
@@ -91,19 +87,6 @@ def describe(X, X_test):
     lo, hi = min(lengths), max(lengths)
     length = str(lo) if lo == hi else f"{lo}..{hi}"
     return f"{len(X)} / {len(X_test)}, {length}, {X[0].shape[1]}"
-
-
-def one_thread():
-    """Back to one torch thread before every fit of ours.
-
-    aeon's numba kernels run on numba's OpenMP threading layer, which sets
-    the process-wide OpenMP thread count to numba's default (the number of
-    cores) and with it ``torch.get_num_threads()``: without this reset every
-    fit after the first 1-NN DTW or MiniRocket ran on 2 threads, up to 40x
-    slower on the shared 2-core machine (ItalyPowerDemand, 5 epochs: 0.06 s
-    -> 2.5 s).
-    """
-    torch.set_num_threads(1)
 
 
 def warm_up():
@@ -157,20 +140,33 @@ def classification_row(name, seeds, params):
     rocket = MiniRocketClassifier(random_state=0).fit(A, y)
     acc_rocket = float(np.mean(rocket.predict(A_test) == y_test))
 
-    return (
-        f"| {name} | {describe(X, X_test)} | {mean_min(accs)} | {acc_dtw:.3f} | "
-        f"{acc_rocket:.3f} | {'yes' if np.mean(accs) >= acc_dtw else 'no'} | "
-        f"{np.mean(fit_times):.1f} |"
+    return md_row(
+        [
+            name,
+            describe(X, X_test),
+            mean_min(accs),
+            f"{acc_dtw:.3f}",
+            f"{acc_rocket:.3f}",
+            "yes" if np.mean(accs) >= acc_dtw else "no",
+            f"{np.mean(fit_times):.1f}",
+        ]
     )
 
 
 def classification(datasets, seeds, params):
+    columns = [
+        "data set",
+        "n_train / n_test, length, channels",
+        f"ours mean (min) over {n_seeds(seeds)}",
+        "1-NN DTW",
+        "MiniRocket",
+        "ours >= DTW?",
+        "ours fit s",
+    ]
     lines = [
         f"### Test accuracy, classification (ours: seeds {list(seeds)})",
         "",
-        "| data set | n_train / n_test, length, channels | ours mean (min) over "
-        f"{n_seeds(seeds)} | 1-NN DTW | MiniRocket | ours >= DTW? | ours fit s |",
-        "|---|---|---:|---:|---:|:---:|---:|",
+        *md_table(columns, align="llrrrcr"),
     ]
     print("\n".join(lines), flush=True)
     for name in datasets:
@@ -193,7 +189,7 @@ def threshold_row(method, score_fn, P_train, s_train, P_test, s_test):
     score_test = np.array([score_fn(a, b) for a, b in P_test])
     t = fit_threshold(score, s_train)
     acc = np.mean((score_test >= t) == s_test)
-    return f"| {method} | {acc:.3f} | {roc_auc_score(s_test, score_test):.3f} |"
+    return method, f"{acc:.3f}", f"{roc_auc_score(s_test, score_test):.3f}"
 
 
 def cosine(a, b):
@@ -233,11 +229,11 @@ def verification(n_pairs, seeds, gru_epochs, mlp_params):
         fit_times.append(time.perf_counter() - start)
         accs.append(model.score(P_test, s_test))
         aucs.append(roc_auc_score(s_test, proba_same(model, P_test)))
-    rows = [
-        f"| ours: scaler + siamese GRU ({gru_epochs} epochs), mean (min) over "
-        f"{n_seeds(seeds)}, fit {np.mean(fit_times):.1f} s | {mean_min(accs)} | "
-        f"{mean_min(aucs)} |"
-    ]
+    ours = (
+        f"ours: scaler + siamese GRU ({gru_epochs} epochs), mean (min) over "
+        f"{n_seeds(seeds)}, fit {np.mean(fit_times):.1f} s"
+    )
+    rows = [(ours, mean_min(accs), mean_min(aucs))]
 
     # the baselines use the pipeline's scaler statistics (fitted on the pairs)
     scaler = SequenceStandardScaler().fit(P_train)
@@ -277,19 +273,18 @@ def verification(n_pairs, seeds, gru_epochs, mlp_params):
         accs.append(mlp.score(F_test, s_test))
         aucs.append(roc_auc_score(s_test, proba_same(mlp, F_test)))
     epochs = mlp_params.get("max_epochs", 200)
-    rows.append(
-        f"| siamese MLP ({epochs} epochs) on [mean, std, first, last] frames, "
-        f"mean (min) over {n_seeds(seeds)} | {mean_min(accs)} | {mean_min(aucs)} |"
+    mlp_name = (
+        f"siamese MLP ({epochs} epochs) on [mean, std, first, last] frames, "
+        f"mean (min) over {n_seeds(seeds)}"
     )
+    rows.append((mlp_name, mean_min(accs), mean_min(aucs)))
 
     lines = [
         f"### Speaker verification, JapaneseVowels ({n_pairs} training pairs of "
         f"the {len(X)} training utterances, {n_pairs} test pairs of the "
         f"{len(X_test)} unseen test utterances, half same speaker)",
         "",
-        "| method | accuracy | ROC AUC |",
-        "|---|---:|---:|",
-        *rows,
+        *md_table(["method", "accuracy", "ROC AUC"], rows, "lrr"),
     ]
     print("\n".join(lines), flush=True)
     return lines
@@ -312,10 +307,8 @@ def main():
         "## Sequence families on real data"
         + (" (--quick smoke run: 1 seed, 5 epochs)" if args.quick else ""),
         "",
-        f"sklearn_nn {sklearn_nn.__version__}, torch {torch.__version__}, "
-        f"aeon {aeon.__version__}, scikit-learn {sklearn.__version__}, "
-        f"Python {platform.python_version()}; torch threads: 1 "
-        "(run with OMP_NUM_THREADS=1)",
+        f"{versions('sklearn_nn', 'torch', 'aeon', 'sklearn', 'python')}; "
+        f"{threads_note()}",
         "",
     ]
     print("\n".join(header), flush=True)
@@ -328,9 +321,7 @@ def main():
     print(total)
     lines.append(total)
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"Written to {RESULTS}")
+    write_results("sequences_real.md", lines)
 
 
 if __name__ == "__main__":

@@ -22,20 +22,22 @@ its time. Throughput is pairs x epochs / second; the ratio is estimator time /
 hand-written time (1.0 = same speed). Each timing is the median of several
 alternating repeats.
 
-Run ``OMP_NUM_THREADS=1 python benchmarks/bench_siamese.py`` (``--quick`` for
-a smoke run). On a shared 2-core machine torch's default of several OpenMP
-threads can be very slow for these small ops, hence one thread.
+Run ``OMP_NUM_THREADS=1 python -m benchmarks.bench_siamese`` from the
+repository root (``--quick`` for a smoke run). On a shared 2-core machine
+torch's default of several OpenMP threads can be very slow for these small
+ops, hence one thread.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 import torch
 
+from benchmarks._report import md_table
+from benchmarks._timing import paired_times
 from sklearn_nn import SiamesePairClassifier
 from sklearn_nn._sequences import read_token_sequences
 from sklearn_nn.siamese import (
@@ -45,17 +47,6 @@ from sklearn_nn.siamese import (
     SiamesePairLoss,
     stack_pairs,
 )
-
-
-def paired_times(fn_a, fn_b, repeats):
-    """Median times of ``fn_a`` and ``fn_b``, run alternately."""
-    times_a, times_b = [], []
-    for _ in range(repeats):
-        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return float(np.median(times_a)), float(np.median(times_b))
 
 
 def hand_written_fit(
@@ -218,16 +209,19 @@ def main():
         for scenario in scenarios
     ]
     print()
-    print(
-        "| scenario | pairs | epochs | estimator pairs/s | hand-written pairs/s "
-        "| time ratio (est / hand) |"
-    )
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, n, epochs, est_rate, hand_rate, ratio in rows:
-        print(
-            f"| {name} | {n} | {epochs} | {est_rate:,.0f} | {hand_rate:,.0f} "
-            f"| {ratio:.2f} |"
-        )
+    columns = [
+        "scenario",
+        "pairs",
+        "epochs",
+        "estimator pairs/s",
+        "hand-written pairs/s",
+        "time ratio (est / hand)",
+    ]
+    cells = [
+        (name, n, epochs, f"{est_rate:,.0f}", f"{hand_rate:,.0f}", f"{ratio:.2f}")
+        for name, n, epochs, est_rate, hand_rate, ratio in rows
+    ]
+    print("\n".join(md_table(columns, cells, "lrrrrr")))
 
 
 if __name__ == "__main__":
