@@ -272,7 +272,11 @@ class SequenceEncoder(nn.Module):
         lengths : Tensor of shape (n,)
             Real lengths (``>= 1``); states past them are meaningless.
         """
-        x = x[:, : int(lengths.max())]
+        if not torch.onnx.is_in_onnx_export():
+            # trimming saves work; an exported graph runs over the whole
+            # padded length instead (every step reads only earlier ones, so
+            # the real steps' states are the same) and stays valid for any T
+            x = x[:, : int(lengths.max())]
         if self.embedding is not None:
             x = self.embedding(x)
         if self.conv is None:

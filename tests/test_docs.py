@@ -26,6 +26,7 @@ EXECUTED_PAGES = [
     "install.rst",
     "quickstart.rst",
     "persistence.rst",
+    "deploying.rst",
     "distributed.rst",
 ]
 
@@ -117,6 +118,7 @@ def _public_names():
         "sklearn_nn.gating",
         "sklearn_nn.preprocessing",
         "sklearn_nn.exceptions",
+        "sklearn_nn.onnx",
     ]:
         module = importlib.import_module(module_name)
         names.update(n for n in module.__all__ if not n.startswith("__"))
@@ -144,7 +146,7 @@ def test_every_subpackage_is_checked():
         for m in pkgutil.iter_modules(sklearn_nn.__path__)
         if m.ispkg and not m.name.startswith("_")
     }
-    assert subpackages == {"mixture", "recurrent", "siamese", "gating"}
+    assert subpackages == {"mixture", "recurrent", "siamese", "gating", "onnx"}
 
 
 def _fitted_moe():
