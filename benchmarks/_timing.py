@@ -99,3 +99,26 @@ def max_rss_mib():
     # ru_maxrss is in KiB on Linux and in bytes on macOS
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def reset_peak_rss():
+    """Reset this process's peak RSS (Linux: ``VmHWM``) to its current RSS,
+    so that :func:`peak_rss_mib` measures what comes after; returns the
+    current RSS in MiB. ``ru_maxrss`` cannot be reset: an import or a data
+    set built before can hide everything after it."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _proc_status_mib("VmRSS")
+
+
+def peak_rss_mib():
+    """This process's peak RSS since :func:`reset_peak_rss`, in MiB."""
+    return _proc_status_mib("VmHWM")
+
+
+def _proc_status_mib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"{field} not in /proc/self/status")

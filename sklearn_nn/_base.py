@@ -650,12 +650,13 @@ class BaseNeuralEstimator(BaseEstimator):
         return sample_weight
 
     # ---------------------------------------------------------------- predict
-    def _forward(self, X):
-        """User ``X`` through validation and the fitted module."""
+    def _forward(self, X, module=None):
+        """User ``X`` through validation and the fitted module (or
+        ``module``, a part of it that takes the same inputs)."""
         check_is_fitted(self)
         with _numeric_input_errors():
             X = self._validate_X(X, reset=False)
-        out = self._module_output(X)
+        out = self._module_output(X, module)
         _check_no_nan_output(out[0] if isinstance(out, tuple) else out)
         return out
 
@@ -682,7 +683,10 @@ def _is_plain_valid_matrix(X, estimator):
         and 0 < X.shape[0]
         and X.shape[1] == getattr(estimator, "n_features_in_", -1)
         and not hasattr(estimator, "feature_names_in_")
-        and np.isfinite(X).all()
+        # a NaN or inf makes the sum non-finite (as in scikit-learn's own
+        # fast check): no temporary the size of X; a sum that overflows only
+        # sends X through the full validation
+        and bool(np.isfinite(np.sum(X, dtype=np.float64)))
     )
 
 

@@ -79,12 +79,18 @@ class TensorBatches(torch.utils.data.Dataset):
 
 
 class SliceIterator:
-    """Yield contiguous slices of a :class:`TensorBatches`.
+    """Yield mini-batches of a :class:`TensorBatches`.
 
-    When ``shuffle`` is true the rows are permuted once per pass (one gather
-    per epoch, then cheap views), with the permutation drawn from
-    ``generator`` so that training is reproducible.
+    Without shuffling, contiguous slices (views). With shuffling, the rows
+    are permuted once per pass, the permutation drawn from ``generator`` so
+    that training is reproducible, and gathered a block of batches at a time
+    (about ``block_rows`` rows) that are then sliced into views: one gather
+    per block is as fast as one per pass (per-batch gathers cost about 5 %
+    of a small network's epoch), and the memory is a block, not a shuffled
+    copy of the data set.
     """
+
+    block_rows = 65536
 
     def __init__(self, dataset, batch_size, shuffle=False, generator=None):
         self.dataset = dataset
@@ -97,20 +103,28 @@ class SliceIterator:
 
     def __iter__(self):
         ds = self.dataset
-        n = len(ds)
-        if self.shuffle and n > self.batch_size:
-            perm = torch.randperm(n, generator=self.generator)
-            ds = ds.take(perm.to(ds.inputs[0].device))
-        inputs, target, weight = ds.inputs, ds.target, ds.weight
-        for start in range(0, n, self.batch_size):
-            stop = start + self.batch_size
-            yield (
-                tuple(t[start:stop] for t in inputs),
-                (
-                    None if target is None else target[start:stop],
-                    None if weight is None else weight[start:stop],
-                ),
-            )
+        n, size = len(ds), self.batch_size
+        if not (self.shuffle and n > size):
+            yield from _slices(ds, size)
+            return
+        perm = torch.randperm(n, generator=self.generator)
+        perm = perm.to(ds.inputs[0].device)
+        block = size * max(1, self.block_rows // size)
+        for start in range(0, n, block):
+            yield from _slices(ds.take(perm[start : start + block]), size)
+
+
+def _slices(ds, size):
+    inputs, target, weight = ds.inputs, ds.target, ds.weight
+    for start in range(0, len(ds), size):
+        rows = slice(start, start + size)
+        yield (
+            tuple(t[rows] for t in inputs),
+            (
+                None if target is None else target[rows],
+                None if weight is None else weight[rows],
+            ),
+        )
 
 
 class LengthBucketIterator(SliceIterator):
@@ -283,7 +297,7 @@ class _Net(NeuralNet):
             chunks = order.split(batch_size)
         else:
             chunks = [slice(i, i + batch_size) for i in range(0, n, batch_size)]
-        outputs = []
+        outputs, result = [], None
         with torch.inference_mode():
             for idx in chunks:
                 batch = inputs if len(chunks) == 1 else [t[idx] for t in inputs]
@@ -293,7 +307,23 @@ class _Net(NeuralNet):
                         batch = [batch[0][:, :steps], *batch[1:]]
                 if device != "cpu":
                     batch = [t.to(device) for t in batch]
-                outputs.append(module(*batch, **kwargs))
+                out = module(*batch, **kwargs)
+                if len(chunks) == 1 or by_length:
+                    outputs.append(out)
+                    continue
+                # row chunks: written into the result at once, so that each
+                # chunk's buffers are freed before the next (keeping every
+                # chunk until a final cat fragments the heap: +2 MiB per
+                # chunk, 120 MiB over a million rows)
+                parts = out if isinstance(out, tuple) else (out,)
+                if result is None:
+                    result = [
+                        p.new_empty((n, *p.shape[1:]), device="cpu") for p in parts
+                    ]
+                for whole, part in zip(result, parts, strict=True):
+                    whole[idx] = part
+        if result is not None:
+            return tuple(result) if isinstance(out, tuple) else result[0]
         if len(outputs) == 1:
             return _to_cpu(outputs[0])
         if isinstance(outputs[0], tuple):

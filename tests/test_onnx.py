@@ -327,3 +327,22 @@ def test_the_library_does_not_import_onnx_skops_or_skl2onnx():
         " if m in sys.modules]; print(bad); assert not bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.cuda
+def test_a_cuda_fitted_model_exports_on_the_cpu():
+    X, y = classification()
+    clf = MixtureOfExpertsClassifier(max_epochs=5, device="cuda", random_state=0)
+    clf.fit(X, y)
+    check_classifier(to_onnx(clf, X[:1]), clf, X, X=X)
+    assert next(clf.net_.module_.parameters()).is_cuda  # the model is unchanged
+
+
+def test_top_k_mixture_exports():
+    X, y = classification()
+    clf = MixtureOfExpertsClassifier(
+        n_experts=6, top_k=2, max_epochs=10, random_state=0
+    ).fit(X, y)
+    model = to_onnx(clf, X[:1])
+    for n in (1, 50, 160):
+        check_classifier(model, clf, X[:n], X=X[:n])

@@ -280,3 +280,22 @@ def test_clone_and_unfitted_estimators_round_trip():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert not hasattr(restored, "net_")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, ids=lambda c: c.__name__)
+def test_cuda_fitted_model_loads_with_skops_on_a_cpu_only_machine(cls, monkeypatch):
+    X, y = data(cls)
+    est = small(cls, device="cuda").fit(X, y)
+    assert next(est.net_.module_.parameters()).is_cuda
+    method = "predict_proba" if is_classifier(est) else "predict"
+    expected = getattr(est, method)(X)
+    blob = sio.dumps(est)
+    # what a machine without CUDA sees
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(LoadedOnCPUWarning):
+        restored = sio.loads(blob, trusted=sio.get_untrusted_types(data=blob))
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_allclose(
+        getattr(restored, method)(X), expected, rtol=1e-4, atol=1e-5
+    )

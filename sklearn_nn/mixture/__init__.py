@@ -2,14 +2,17 @@
 
 from ._estimators import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from ._modules import (
+    ExpertMLPs,
     MixtureOfExperts,
     MixtureOfExpertsLoss,
     gaussian_expert_log_likelihood,
     load_balancing_penalty,
     mixture_nll,
+    top_k_balance_loss,
 )
 
 __all__ = [
+    "ExpertMLPs",
     "MixtureOfExperts",
     "MixtureOfExpertsClassifier",
     "MixtureOfExpertsLoss",
@@ -17,4 +20,5 @@ __all__ = [
     "gaussian_expert_log_likelihood",
     "load_balancing_penalty",
     "mixture_nll",
+    "top_k_balance_loss",
 ]

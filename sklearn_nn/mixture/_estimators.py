@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -36,7 +37,37 @@ _MIXTURE_CONSTRAINTS = {
     "activation": [StrOptions(set(ACTIVATIONS))],
     "loss": [StrOptions({"mixture", "blend"})],
     "load_balancing": [Interval(numbers.Real, 0, None, closed="left")],
+    "top_k": [Interval(numbers.Integral, 1, None, closed="left"), None],
 }
+
+_TOP_K_DOC = """\
+top_k : int or None, default=None
+        None: every expert computes every sample, weighted by the softmax
+        gate. An int ``k``: the noisy top-k gate of Shazeer et al. (2017):
+        each sample goes to its ``k`` highest-scoring experts only (the other
+        gate weights are exactly 0) and only those experts are computed, so
+        training and prediction cost grow with ``k`` rather than with
+        ``n_experts`` -- many experts for the price of a few. During training
+        the gate logits get Gaussian noise of learned scale, which spreads
+        the samples while the gate is still undecided; ``load_balancing``
+        then weighs Shazeer's importance and load losses,
+        ``CV(sum_n g(x_n))^2 + CV(sum_n P(x_n))^2`` (``CV``: coefficient of
+        variation over the experts; ``P_i(x)``: the probability under the
+        noise that expert ``i`` is in the top ``k``). Must not exceed
+        ``n_experts``. See the User Guide for when it pays off."""
+
+
+def _mean_gate(log_gate, weight, chunk=65536):
+    """The (weighted) mean over the rows of ``exp(log_gate)``, accumulated in
+    float64 chunk by chunk (no float64 copy of a large training set's gate)."""
+    total = np.zeros(log_gate.shape[1])
+    w = None if weight is None else torch.as_tensor(weight, dtype=torch.float64)
+    for start in range(0, log_gate.shape[0], chunk):
+        gate = log_gate[start : start + chunk].double().exp()
+        if w is not None:
+            gate = gate * w[start : start + chunk, None]
+        total += gate.sum(dim=0).numpy()
+    return total / (log_gate.shape[0] if w is None else float(w.sum()))
 
 
 class _MixtureMixin:
@@ -45,6 +76,12 @@ class _MixtureMixin:
     def _check_parameters(self):
         layer_sizes(self.expert_hidden_layer_sizes, "expert_hidden_layer_sizes")
         layer_sizes(self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes")
+        if self.top_k is not None and self.top_k > self.n_experts:
+            raise ValueError(
+                f"top_k={self.top_k} exceeds n_experts={self.n_experts}: each "
+                "sample can use at most every expert. Lower top_k, or set it to "
+                "None for the dense gate."
+            )
 
     def _module_kwargs(self):
         return dict(
@@ -56,6 +93,7 @@ class _MixtureMixin:
                 self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes"
             ),
             activation=self.activation,
+            top_k=self.top_k,
         )
 
     def predict_gate(self, X):
@@ -69,15 +107,18 @@ class _MixtureMixin:
         Returns
         -------
         ndarray of shape (n_samples, n_experts)
-            ``g_i(x)``: positive, each row sums to 1. ``argmax`` over a row is
-            the expert responsible for the sample.
+            ``g_i(x)``: each row sums to 1; positive for every expert with
+            the dense gate, for exactly ``top_k`` experts (0 elsewhere) with
+            ``top_k``. ``argmax`` over a row is the expert responsible for
+            the sample.
         """
-        return np.exp(_to_numpy(self._forward(X)[1]))
+        return np.exp(_to_numpy(self._forward(X, self.net_.module_.log_gate)))
 
     def _post_fit(self, X, target, weight):
-        # mean gate weight of each expert on the training data
-        gate = np.exp(_to_numpy(self._module_output(X)[1]))
-        usage = np.average(gate, axis=0, weights=weight)
+        # mean gate weight of each expert on the training data (the gate
+        # alone: a tenth of a forward pass through gate and experts)
+        log_gate = self._module_output(X, self.net_.module_.log_gate)
+        usage = _mean_gate(log_gate, weight)
         self.expert_usage_ = usage / usage.sum()
         unused = np.flatnonzero(
             self.expert_usage_ < _UNUSED_EXPERT_FRACTION / self.n_experts
@@ -113,13 +154,20 @@ class _MixtureMixin:
             n_outputs) for a 2-D ``y``; ``predict(X)`` is their average
             weighted by :meth:`predict_gate`.
         """
-        experts = _to_numpy(self._forward(X)[2])
+        # every expert, also those a top-k gate does not choose
+        experts = self._forward(X, self.net_.module_.experts)
         if hasattr(self, "classes_"):
-            return np.exp(experts)
+            return _to_numpy(torch.softmax(experts, dim=2))
+        experts = _to_numpy(experts)
         return experts[:, :, 0] if self._y_ndim == 1 else experts
 
 
-@fill_doc
+def _fill_top_k_doc(cls):
+    cls.__doc__ = cls.__doc__.replace("{top_k}", _TOP_K_DOC)
+    return fill_doc(cls)
+
+
+@_fill_top_k_doc
 class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifierBase):
     """Mixture-of-experts classifier: a softmax gate over expert MLPs.
 
@@ -153,7 +201,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
         over a batch, so each sample's gate can still pick one expert. The
         default of 0.05 kept every expert in use at the same or better
         accuracy on breast_cancer, wine and digits (5-fold CV; with 0 the
-        gate collapsed onto fewer experts).
+        gate collapsed onto fewer experts). With ``top_k``, the weight of the
+        importance and load losses instead (see ``top_k``).
+    {top_k}
     class_weight : dict, 'balanced' or None, default=None
         Weights ``{label: weight}`` multiplied into the per-sample loss;
         'balanced' uses ``n_samples / (n_classes * bincount(y))``.
@@ -224,6 +274,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
         activation="relu",
         loss="mixture",
         load_balancing=0.05,
+        top_k=None,
         class_weight=None,
         max_epochs=200,
         batch_size="auto",
@@ -262,6 +313,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
         self.activation = activation
         self.loss = loss
         self.load_balancing = load_balancing
+        self.top_k = top_k
         self.class_weight = class_weight
 
     def _build_module(self):
@@ -279,7 +331,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
         )
 
 
-@fill_doc
+@_fill_top_k_doc
 class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBase):
     """Mixture-of-experts regressor: a softmax gate over expert MLPs.
 
@@ -337,7 +389,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
     load_balancing : float, default=0.05
         Weight of a penalty ``KL(mean gate usage || uniform)`` that keeps
         every expert in use; 0 disables it. The penalty is on the mean usage
-        over a batch, so each sample's gate can still pick one expert.
+        over a batch, so each sample's gate can still pick one expert. With
+        ``top_k``, the weight of the importance and load losses instead (see
+        ``top_k``).
+    {top_k}
     {common_parameters}
 
     Attributes
@@ -437,6 +492,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         loss="mixture",
         learn_expert_scale=True,
         load_balancing=0.05,
+        top_k=None,
         max_epochs=200,
         batch_size="auto",
         lr=1e-3,
@@ -475,6 +531,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         self.loss = loss
         self.learn_expert_scale = learn_expert_scale
         self.load_balancing = load_balancing
+        self.top_k = top_k
 
     def _build_module(self):
         # the scales are a buffer: with learn_expert_scale=True they are set

@@ -5,6 +5,12 @@ network ``g(x)`` with one output per expert and ``E`` expert networks
 ``o_i(x)``. The gate is a softmax, so ``g_i(x) > 0`` and ``sum_i g_i(x) = 1``
 hold by construction, whatever the weights.
 
+The experts are evaluated together (:class:`ExpertMLPs`: stacked weights,
+one batched matrix product per layer instead of one small product per expert
+and layer). With ``top_k`` the gate is the noisy top-k gate of Shazeer et
+al. (2017): each sample goes to its ``k`` best experts only, and only those
+are computed, so the cost grows with ``k``, not with the number of experts.
+
 Everything that multiplies probabilities is computed in log space:
 ``log sum_i g_i p_i = logsumexp_i(log g_i + log p_i)``. That form never takes
 the log of a non-positive number and never underflows, even for residuals of
@@ -23,21 +29,156 @@ Example, in a plain torch loop::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._layers import make_mlp, weighted_mean
+from .._layers import ACTIVATIONS, make_mlp, weighted_mean
 
 __all__ = [
+    "ExpertMLPs",
     "MixtureOfExperts",
     "MixtureOfExpertsLoss",
     "gaussian_expert_log_likelihood",
     "load_balancing_penalty",
     "mixture_nll",
+    "top_k_balance_loss",
 ]
+
+
+class ExpertMLPs(nn.Module):
+    """``n_experts`` MLPs of the same shape, evaluated as one batched network.
+
+    Layer ``l`` of all experts is stored stacked: ``weights[l]`` of shape
+    ``(n_experts, n_in, n_out)`` (expert ``i``'s ``nn.Linear`` weight is
+    ``weights[l][i].T``) and ``biases[l]`` of shape ``(n_experts, 1, n_out)``.
+    Each layer of all experts is one batched matrix product
+    (``torch.baddbmm``; the shared input is a stride-0 batch, not a copy). A
+    Python loop over an ``nn.ModuleList`` makes one small product per expert
+    and layer instead, and pays the call overhead ``n_experts`` times.
+
+    The per-expert structure stays visible: ``experts[i]`` (and iterating)
+    gives expert ``i`` as an ``nn.Sequential`` holding a copy of its current
+    weights; :meth:`from_mlps` stacks existing ``nn.Sequential`` MLPs.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Input width.
+    hidden_layer_sizes : sequence of int
+        Hidden layers of each expert; ``()`` gives linear experts.
+    n_outputs : int
+        Output width of each expert.
+    n_experts : int
+        Number of experts.
+    activation : str, default='relu'
+        Hidden activation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> experts = ExpertMLPs(4, (8,), 3, n_experts=5)
+    >>> experts(torch.randn(10, 4)).shape  # (n, n_experts, n_outputs)
+    torch.Size([10, 5, 3])
+    >>> experts[2]
+    Sequential(
+      (0): Linear(in_features=4, out_features=8, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=8, out_features=3, bias=True)
+    )
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden_layer_sizes: Sequence[int],
+        n_outputs: int,
+        n_experts: int,
+        activation: str = "relu",
+    ):
+        super().__init__()
+        # built as nn.Linear layers first: the same initial weights (and
+        # random draws) as a ModuleList of make_mlp experts
+        mlps = [
+            make_mlp(n_inputs, hidden_layer_sizes, n_outputs, activation)
+            for _ in range(n_experts)
+        ]
+        self._stack(mlps, activation)
+
+    def _stack(self, mlps, activation):
+        self.activation_name = activation
+        self.activation = ACTIVATIONS[activation]()
+        linears = [[m for m in mlp if isinstance(m, nn.Linear)] for mlp in mlps]
+        self.n_experts = len(mlps)
+        self.weights = nn.ParameterList(
+            nn.Parameter(
+                torch.stack([layers[j].weight.detach().T for layers in linears])
+            )
+            for j in range(len(linears[0]))
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(
+                torch.stack([layers[j].bias.detach()[None, :] for layers in linears])
+            )
+            for j in range(len(linears[0]))
+        )
+
+    @classmethod
+    def from_mlps(cls, mlps):
+        """Stack ``nn.Sequential`` MLPs of the same shape (``Linear`` layers
+        with one activation between them, as :func:`make_mlp` builds)."""
+        mlps = list(mlps)
+        activation = "identity"
+        for module in mlps[0]:
+            for name, kind in ACTIVATIONS.items():
+                if type(module) is kind and name != "identity":
+                    activation = name
+        experts = cls.__new__(cls)
+        nn.Module.__init__(experts)
+        experts._stack(mlps, activation)
+        return experts
+
+    def __len__(self):
+        return self.n_experts
+
+    def __getitem__(self, index):
+        if not -self.n_experts <= index < self.n_experts:
+            raise IndexError(f"expert index {index} out of range")
+        layers: list[nn.Module] = []
+        for j, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            n_in, n_out = weight.shape[1:]
+            linear = nn.Linear(n_in, n_out).to(weight)
+            with torch.no_grad():
+                linear.weight.copy_(weight[index].T)
+                linear.bias.copy_(bias[index, 0])
+            layers.append(linear)
+            if j < len(self.weights) - 1:
+                layers.append(ACTIVATIONS[self.activation_name]())
+        return nn.Sequential(*layers)
+
+    def __iter__(self):
+        return (self[i] for i in range(self.n_experts))
+
+    def forward(self, x):
+        """All experts on ``x`` of shape (n, n_inputs): (n, n_experts, n_outputs)."""
+        # the shared input as a stride-0 batch: every layer one batched product
+        shared = x.expand(self.n_experts, *x.shape)
+        # contiguous: the softmax over the last (class) dimension of a
+        # transposed view takes a slow strided path
+        return self.forward_grouped(shared).transpose(0, 1).contiguous()
+
+    def forward_grouped(self, x):
+        """Expert ``i`` on the rows ``x[i]``: (n_experts, m, n_inputs) ->
+        (n_experts, m, n_outputs), every layer one batched product."""
+        layers = zip(self.weights, self.biases)  # (no ParameterList slicing)
+        weight, bias = next(layers)
+        h = torch.baddbmm(bias, x, weight)
+        for weight, bias in layers:
+            h = torch.baddbmm(bias, self.activation(h), weight)
+        return h
 
 
 class MixtureOfExperts(nn.Module):
@@ -68,6 +209,26 @@ class MixtureOfExperts(nn.Module):
     learn_expert_scale : bool, default=False
         Regression only: learn one log standard deviation per expert (used by
         the mixture likelihood). When False every expert has unit variance.
+    top_k : int or None, default=None
+        None: the dense softmax gate, every expert on every sample. An int
+        ``k``: the noisy top-k gate of Shazeer et al. (2017). The gate's
+        logits ``h(x)`` get, in training mode only, Gaussian noise of
+        standard deviation ``softplus(x W_noise)`` (``noise``, a linear layer
+        starting at zero); the ``k`` largest noisy logits are kept and
+        ``g(x) = softmax`` over them, every other expert's weight is exactly
+        0. Only the chosen experts are computed (the samples are grouped by
+        expert, one batched product per layer), so the cost grows with
+        ``k``, not with ``n_experts``. The output then ends with the load
+        estimate that :func:`top_k_balance_loss` reads.
+
+    Attributes
+    ----------
+    experts : ExpertMLPs
+        The experts; ``experts[i]`` is expert ``i`` as an ``nn.Sequential``.
+    gate : nn.Sequential
+        The gate MLP (its output: one logit per expert).
+    noise : nn.Linear or None
+        The noise-scale layer of the top-k gate.
     """
 
     def __init__(
@@ -81,6 +242,7 @@ class MixtureOfExperts(nn.Module):
         task: str = "classification",
         combine: str = "mixture",
         learn_expert_scale: bool = False,
+        top_k: int | None = None,
     ):
         super().__init__()
         if task not in ("classification", "regression"):
@@ -89,18 +251,27 @@ class MixtureOfExperts(nn.Module):
             )
         if combine not in ("mixture", "blend"):
             raise ValueError(f"combine must be 'mixture' or 'blend', got {combine!r}")
+        if top_k is not None and not 1 <= top_k <= n_experts:
+            raise ValueError(
+                f"top_k must be None or in [1, n_experts={n_experts}], got {top_k!r}"
+            )
         self.task = task
         self.combine = combine
         self.n_experts = n_experts
-        self.experts = nn.ModuleList(
-            make_mlp(n_features, expert_hidden_layer_sizes, n_outputs, activation)
-            for _ in range(n_experts)
+        self.top_k = top_k
+        self.experts = ExpertMLPs(
+            n_features, expert_hidden_layer_sizes, n_outputs, n_experts, activation
         )
         self.gate = make_mlp(n_features, gate_hidden_layer_sizes, n_experts, activation)
         if learn_expert_scale:
             self.expert_log_scale = nn.Parameter(torch.zeros(n_experts))
         else:
             self.register_buffer("expert_log_scale", torch.zeros(n_experts))
+        self.noise = None
+        if top_k is not None:
+            self.noise = nn.Linear(n_features, n_experts)
+            nn.init.zeros_(self.noise.weight)
+            nn.init.zeros_(self.noise.bias)
 
     def forward(self, x):
         """Gate and experts on a batch.
@@ -115,10 +286,19 @@ class MixtureOfExperts(nn.Module):
             Classification: ``(log_proba, log_gate, expert_log_proba)`` of
             shapes (n, C), (n, E), (n, E, C). Regression: ``(prediction,
             log_gate, expert_outputs, expert_log_scale)`` of shapes (n, D),
-            (n, E), (n, E, D), (n, E).
+            (n, E), (n, E, D), (n, E). With ``top_k``: ``log_gate`` is
+            ``-inf`` for the experts a sample does not use, their outputs are
+            0 (not computed), and a last element ``load`` of shape (n, E) is
+            added: the probability that each expert is among a sample's
+            top ``k`` under the gate's noise (training mode), or 1 for the
+            chosen ones (eval mode).
         """
-        log_gate = F.log_softmax(self.gate(x), dim=1)
-        outputs = torch.stack([expert(x) for expert in self.experts], dim=1)
+        if self.top_k is not None and not torch.onnx.is_in_onnx_export():
+            return self._sparse_forward(x)
+        # (an exported graph runs every expert: the grouping by expert has
+        # data-dependent shapes; the -inf gate weights give the same output)
+        log_gate = self.log_gate(x)
+        outputs = self.experts(x)
         if self.task == "regression":
             prediction = torch.einsum("ne,ned->nd", log_gate.exp(), outputs)
             log_scale = self.expert_log_scale.expand(x.shape[0], self.n_experts)
@@ -129,6 +309,89 @@ class MixtureOfExperts(nn.Module):
         expert_log_proba = F.log_softmax(outputs, dim=2)
         log_proba = torch.logsumexp(log_gate.unsqueeze(2) + expert_log_proba, dim=1)
         return log_proba, log_gate, expert_log_proba
+
+    def _sparse_forward(self, x):
+        """:meth:`forward` with the top-k gate: the prediction is computed
+        from each sample's ``k`` chosen experts only; the per-expert outputs
+        are returned in the dense layout (unchosen: 0 outputs)."""
+        log_gate, chosen, log_gate_k, load = self._top_k_gate(x)
+        out_k = self._chosen_experts(x, chosen)  # (n, k, D)
+        index = chosen.unsqueeze(2).expand(-1, -1, out_k.shape[2])
+
+        def dense(values, fill):
+            full = values.new_full((x.shape[0], self.n_experts, values.shape[2]), fill)
+            return full.scatter(1, index, values)
+
+        if self.task == "regression":
+            prediction = torch.einsum("nk,nkd->nd", log_gate_k.exp(), out_k)
+            log_scale = self.expert_log_scale.expand(x.shape[0], self.n_experts)
+            return prediction, log_gate, dense(out_k, 0.0), log_scale, load
+        uniform = -math.log(out_k.shape[2])  # log_softmax of an all-0 output
+        if self.combine == "blend":
+            logits = torch.einsum("nk,nkc->nc", log_gate_k.exp(), out_k)
+            log_proba = F.log_softmax(logits, dim=1)
+            return log_proba, log_gate, dense(F.log_softmax(out_k, 2), uniform), load
+        expert_log_proba = F.log_softmax(out_k, dim=2)
+        log_proba = torch.logsumexp(log_gate_k.unsqueeze(2) + expert_log_proba, dim=1)
+        return log_proba, log_gate, dense(expert_log_proba, uniform), load
+
+    def log_gate(self, x):
+        """The log gate weights alone (n, E), without running the experts
+        (``-inf`` outside each sample's top ``k`` with ``top_k``)."""
+        if self.top_k is None:
+            return F.log_softmax(self.gate(x), dim=1)
+        return self._top_k_gate(x)[0]
+
+    def _top_k_gate(self, x):
+        """Noisy top-k gating (Shazeer et al. 2017, eqs. 3-5 and 8-10).
+
+        Returns the log gate (n, E) (``-inf`` outside the top k), the chosen
+        experts (n, k), their log gate weights (n, k) and the load estimate
+        (n, E).
+        """
+        k = self.top_k
+        clean = self.gate(x)
+        if self.training:
+            noise_std = F.softplus(self.noise(x))
+            noisy = clean + torch.randn_like(clean) * noise_std
+        else:
+            noisy = clean
+        values, indices = noisy.topk(min(k + 1, self.n_experts), dim=1)
+        chosen = indices[:, :k]
+        log_gate_k = F.log_softmax(values[:, :k], dim=1)
+        log_gate = torch.full_like(clean, float("-inf")).scatter(1, chosen, log_gate_k)
+        chosen_mask = torch.zeros_like(clean).scatter(
+            1, chosen, torch.ones_like(log_gate_k)
+        )
+        if self.training and k < self.n_experts:
+            # P(h_i + noise beats the k-th largest of the others' noisy logits)
+            threshold = torch.where(
+                chosen_mask > 0, values[:, k : k + 1], values[:, k - 1 : k]
+            )
+            load = 0.5 * (
+                1 + torch.erf((clean - threshold) / (noise_std * math.sqrt(2.0)))
+            )
+        else:
+            load = chosen_mask
+        return log_gate, chosen, log_gate_k, load
+
+    def _chosen_experts(self, x, chosen):
+        """The outputs (n, k, D) of the experts each sample chose: the
+        samples are grouped by expert, each group padded to the largest one,
+        and every layer runs as one batched product."""
+        n, k = chosen.shape
+        flat = chosen.reshape(-1)
+        counts = torch.bincount(flat, minlength=self.n_experts)
+        order = torch.argsort(flat, stable=True)
+        expert = flat[order]
+        slot = (
+            torch.arange(n * k, device=x.device) - (counts.cumsum(0) - counts)[expert]
+        )
+        grouped = x.new_zeros((self.n_experts, int(counts.max()), x.shape[1]))
+        grouped = grouped.index_put((expert, slot), x[order // k])
+        out = self.experts.forward_grouped(grouped)[expert, slot]
+        # back to (sample, choice) order
+        return out.new_empty(out.shape).index_copy(0, order, out).view(n, k, -1)
 
 
 def mixture_nll(log_gate: torch.Tensor, expert_log_likelihood: torch.Tensor):
@@ -202,6 +465,48 @@ def load_balancing_penalty(log_gate: torch.Tensor, weight: torch.Tensor | None =
     )
 
 
+def _squared_cv(values):
+    """Squared coefficient of variation ``var(v) / mean(v)^2`` (0 for one value)."""
+    mean = values.mean()
+    if values.numel() < 2:
+        return values.new_zeros(())
+    return values.var(unbiased=False) / mean.square().clamp_min(
+        torch.finfo(values.dtype).tiny
+    )
+
+
+def top_k_balance_loss(
+    log_gate: torch.Tensor, load: torch.Tensor, weight: torch.Tensor | None = None
+):
+    """Importance and load losses of a noisy top-k gate (Shazeer et al. 2017).
+
+    ``CV(importance)^2 + CV(load)^2`` over the experts, with
+    ``importance_i = sum_n w_n g_i(x_n)`` (the gate weight each expert gets)
+    and ``load_i = sum_n w_n P_i(x_n)``, where ``P_i(x)`` is the probability,
+    under the gate's noise, that expert ``i`` is among the sample's top ``k``
+    (``Phi((h_i(x) - t_i(x)) / s_i(x))``: ``t_i`` is the k-th largest noisy
+    logit of the other experts, ``s_i`` the noise scale). The load term is
+    smooth where the count of samples per expert is not, so it can balance
+    the number of samples each expert receives, not only their gate weights.
+    Both are 0 when every expert gets the same share.
+
+    Parameters
+    ----------
+    log_gate : Tensor of shape (n, E)
+        Log gate weights (``-inf`` outside each sample's top k).
+    load : Tensor of shape (n, E)
+        ``P_i(x_n)``, the last element of a top-k :class:`MixtureOfExperts`
+        output.
+    weight : Tensor of shape (n,), optional
+        Sample weights.
+    """
+    gate = log_gate.exp()
+    if weight is not None:
+        gate = gate * weight.unsqueeze(1)
+        load = load * weight.unsqueeze(1)
+    return _squared_cv(gate.sum(dim=0)) + _squared_cv(load.sum(dim=0))
+
+
 class MixtureOfExpertsLoss(nn.Module):
     """Training loss for :class:`MixtureOfExperts` outputs.
 
@@ -216,7 +521,10 @@ class MixtureOfExpertsLoss(nn.Module):
         for ``combine='mixture'`` *is* the mixture NLL
         ``-log sum_i g_i p_i(y | x)``.
     load_balancing : float, default=0.0
-        Weight of :func:`load_balancing_penalty` added to the loss.
+        Weight of the balancing term added to the loss:
+        :func:`load_balancing_penalty` for a dense gate,
+        :func:`top_k_balance_loss` for a top-k gate (recognised by the load
+        estimate that ends its output).
     """
 
     def __init__(self, task: str, loss: str = "mixture", load_balancing: float = 0.0):
@@ -229,7 +537,7 @@ class MixtureOfExpertsLoss(nn.Module):
         """Loss of each sample, shape (n,)."""
         if self.task == "classification":
             return F.nll_loss(y_pred[0], target, reduction="none")
-        prediction, log_gate, outputs, log_scale = y_pred
+        prediction, log_gate, outputs, log_scale = y_pred[:4]
         if self.loss == "blend":
             return (prediction - target).square().mean(dim=1)
         return mixture_nll(
@@ -254,8 +562,11 @@ class MixtureOfExpertsLoss(nn.Module):
             The scalar loss, plus ``load_balancing`` times the penalty.
         """
         loss = weighted_mean(self.per_sample(y_pred, target), weight)
-        if self.load_balancing:
-            loss = loss + self.load_balancing * load_balancing_penalty(
-                y_pred[1], weight
-            )
-        return loss
+        if not self.load_balancing:
+            return loss
+        if len(y_pred) > (3 if self.task == "classification" else 4):
+            # a top-k gate's output ends with its load estimate
+            balance = top_k_balance_loss(y_pred[1], y_pred[-1], weight)
+        else:
+            balance = load_balancing_penalty(y_pred[1], weight)
+        return loss + self.load_balancing * balance

@@ -56,7 +56,7 @@ class _ExpertScaleEM(Callback):
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if not training:
             return
-        _, log_gate, outputs, log_scale = y_pred
+        log_gate, outputs, log_scale = y_pred[1:4]
         target, weight = batch[1]
         with torch.no_grad():
             log_lik = gaussian_expert_log_likelihood(target, outputs, log_scale)
@@ -98,16 +98,15 @@ def _rescale_experts(module, shift, scale, inverse=False):
     ``y``; ``inverse=True`` undoes it (before a warm-start fit).
     """
     with torch.no_grad():
-        last_layers = [expert[-1] for expert in module.experts]
-        shift = torch.as_tensor(shift).to(last_layers[0].bias)
+        # the last layer of every expert, stacked: (E, hidden, D), (E, 1, D)
+        weight, bias = module.experts.weights[-1], module.experts.biases[-1]
+        shift = torch.as_tensor(shift).to(bias)
         log_scale = module.expert_log_scale
         if inverse:
-            for layer in last_layers:
-                layer.bias.sub_(shift).div_(scale)
-                layer.weight.div_(scale)
+            bias.sub_(shift).div_(scale)
+            weight.div_(scale)
             log_scale.sub_(math.log(scale))
         else:
-            for layer in last_layers:
-                layer.weight.mul_(scale)
-                layer.bias.mul_(scale).add_(shift)
+            weight.mul_(scale)
+            bias.mul_(scale).add_(shift)
             log_scale.add_(math.log(scale))
