@@ -61,6 +61,28 @@ def hand_written_fit(X, y, params, epochs, batch_size, seed):
     return model
 
 
+def make_models(params, epochs, batch_size):
+    """The estimator and scikit-learn's MLPClassifier as the speed case times
+    them: every epoch runs (tol=0, no early stop), fixed seeds."""
+    est = MixtureOfExpertsClassifier(
+        **params,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        random_state=0,
+    )
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(64, 64),
+        max_iter=epochs,
+        batch_size=batch_size,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        random_state=0,
+    )
+    return est, mlp
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
@@ -96,22 +118,7 @@ def main():
         f"data {n_samples} x {n_features}, {epochs} epochs, batch {batch_size}"
     )
 
-    est = MixtureOfExpertsClassifier(
-        **params,
-        max_epochs=epochs,
-        batch_size=batch_size,
-        tol=0.0,
-        n_iter_no_change=epochs + 1,
-        random_state=0,
-    )
-    mlp = MLPClassifier(
-        hidden_layer_sizes=(64, 64),
-        max_iter=epochs,
-        batch_size=batch_size,
-        tol=0.0,
-        n_iter_no_change=epochs + 1,
-        random_state=0,
-    )
+    est, mlp = make_models(params, epochs, batch_size)
 
     def fit_mlp():
         with warnings.catch_warnings():

@@ -14,8 +14,9 @@ Three tables, one thread, every ratio measured alternately in one run:
    4-class problem of 20 000 x 64.
 3. **Rows.** Fit (one epoch; 10k rows also 5) and ``predict_proba`` at 10k,
    100k and 1M rows against a hand-written loop over the *same* module (the
-   estimator's own overhead) and a raw chunked forward; peak memory of one fit in a fresh
-   process against the size of ``X``. Goal: <= 1.05x at every size.
+   estimator's own overhead) and a raw chunked forward; peak memory of one
+   fit in a fresh process against the size of ``X``. Goal: <= 1.05x at
+   every size.
 
 Run ``OMP_NUM_THREADS=1 python -m benchmarks.bench_mixture_scaling`` from the
 repository root (``--quick``: fewer experts, rows and repeats).

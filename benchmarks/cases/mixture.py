@@ -20,7 +20,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from benchmarks.bench_mixture import hand_written_fit
+from benchmarks.bench_mixture import hand_written_fit, make_models
 from benchmarks.cases import N_PREDICT
 from sklearn_nn import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
@@ -42,22 +42,7 @@ def speed_case(quick):
     )
     X = X.astype(np.float32)
     X_fit, y_fit = X[:n], y[:n]
-    est = MixtureOfExpertsClassifier(
-        **params,
-        max_epochs=epochs,
-        batch_size=batch,
-        tol=0.0,
-        n_iter_no_change=epochs + 1,
-        random_state=0,
-    )
-    mlp = MLPClassifier(
-        hidden_layer_sizes=(64, 64),
-        max_iter=epochs,
-        batch_size=batch,
-        tol=0.0,
-        n_iter_no_change=epochs + 1,
-        random_state=0,
-    )
+    est, mlp = make_models(params, epochs, batch)
 
     def fit_mlp():
         with warnings.catch_warnings():
