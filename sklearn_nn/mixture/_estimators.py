@@ -130,7 +130,8 @@ class _MixtureMixin:
                 f"unused: the gate's mean weights on the training data are "
                 f"[{shares}] (expert_usage_), so the model is in effect a "
                 f"mixture of {self.n_experts - len(unused)} expert(s). Raise "
-                f"load_balancing (now {self.load_balancing}; e.g. 0.05) to "
+                f"load_balancing (now {self.load_balancing}; e.g. "
+                f"{max(0.05, 2 * self.load_balancing):g}) to "
                 "spread the samples over the experts, or lower n_experts.",
                 UnusedExpertWarning,
             )
