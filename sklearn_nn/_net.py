@@ -492,10 +492,6 @@ class EpochProgressBar(Callback):
         del self._bar
 
 
-# the name this callback had before: models pickled with verbose=1 hold it
-ProgressBar = EpochProgressBar
-
-
 def _to_cpu(output):
     if isinstance(output, tuple):
         return tuple(t.cpu() for t in output)
