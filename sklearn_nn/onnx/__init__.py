@@ -248,11 +248,8 @@ def _sequence_model_to_onnx(estimator, X_sample, method, opset):
                 f"marks the padding); got dtype {array.dtype}."
             )
     examples = [_example(a, tokens) for a in arrays]
-    output = (
-        "variable"
-        if method == "transform" or not is_classifier(estimator)
-        else ("probabilities")
-    )
+    classifier = is_classifier(estimator) and method != "transform"
+    output = "probabilities" if classifier else "variable"
     if kind == "table":
         # a pair matrix: the split between the sides fixes its width
         dynamic = {"X": {0: "n"}}
