@@ -424,15 +424,13 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def __setstate__(self, state):
         net = state.get("net_")
-        if isinstance(net, _Net):  # a state from before the plain-data form
-            super().__setstate__(state)
-            return
         state = dict(state)
         state.pop("net_", None)
         super().__setstate__(state)
         if net is not None:
             self.net_ = restore_net(self, net)
 
+    # parameters a warm-start fit applies to the fitted network; every other
     # parameter defines the network, its loss or its data and must not change
     _WARM_START_SETTINGS = frozenset(
         {

@@ -400,7 +400,7 @@ def _inline(scope, container, model, inputs, outputs, opset):
         )
 
 
-def _base_outputs(scope, operator, container, estimator, X, dtype):
+def _base_outputs(scope, container, estimator, X, dtype):
     """Each fitted base model's probabilities (classifier) or predictions,
     through skl2onnx's own converter, cast to the network's dtype."""
     opset = container.target_opset
@@ -442,9 +442,7 @@ def _convert(scope, operator, container):
     example = np.ones((2, width), dtype=dtype)
     input_names, examples = [X.full_name], [torch.from_numpy(example)]
     if kind == "hard_gate":
-        names, base_examples = _base_outputs(
-            scope, operator, container, estimator, X, dtype
-        )
+        names, base_examples = _base_outputs(scope, container, estimator, X, dtype)
         input_names += names
         examples += base_examples
     opset = min(container.target_opset, _TORCH_MAX_OPSET)

@@ -196,6 +196,7 @@ class _HardGateInputs(nn.Module):
         super().__init__()
         self.dtype = estimator._torch_dtype
         self.precomputed = estimator.base_output_columns_ is not None
+        self.alignments = []
         if self.precomputed:
             specs = estimator.base_output_columns_
             gate_columns = estimator.gate_columns_
@@ -203,9 +204,7 @@ class _HardGateInputs(nn.Module):
             self.register_buffer(
                 "base_columns", torch.as_tensor(np.stack(specs), dtype=torch.int64)
             )
-            self.alignments = []
             return
-        self.alignments = []
         for i, est in enumerate(estimator.estimators_):
             name = f"align_{i}"
             matrix = None
