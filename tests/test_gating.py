@@ -193,6 +193,46 @@ def test_prefer_estimator_makes_the_gate_choose_one_model_everywhere():
         net.prefer_estimator(4, 1.0)
 
 
+def test_consensus_is_the_weighted_pool_support_of_each_models_class():
+    # 2 samples, 3 models, 3 classes
+    proba = torch.tensor(
+        [
+            [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.5, 0.3]],
+            [[0.1, 0.1, 0.8], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]],
+        ]
+    )
+    net = HardGateNetwork(2, 3, 3, task="classification", consensus_weight=5.0)
+    # uniform weights until set
+    support = proba.mean(1)  # [[1/3, 1.5/3, 0.5/3], [0.8/3, 0.5/3, 1.7/3]]
+    expected = torch.log(torch.stack([support[0, [0, 1, 1]], support[1, [2, 0, 2]]]))
+    torch.testing.assert_close(net.consensus(proba), expected)
+    net.set_vote_weights([3.0, 1.0, 0.0])  # normalised: 0.75, 0.25, 0
+    support = 0.75 * proba[:, 0] + 0.25 * proba[:, 1]
+    torch.testing.assert_close(net.vote_weights, torch.tensor([0.75, 0.25, 0.0]))
+    torch.testing.assert_close(
+        net.consensus(proba),
+        torch.log(torch.stack([support[0, [0, 1, 1]], support[1, [2, 0, 2]]])),
+    )
+    # the logits are the MLP's plus the weighted consensus
+    x = torch.randn(2, 2)
+    _, gate, gate_proba, _ = net(x, proba)
+    logits = net.gate(x) + 5.0 * net.consensus(proba)
+    torch.testing.assert_close(gate_proba, torch.softmax(logits, 1))
+    assert torch.equal(gate.argmax(1), logits.argmax(1))
+    # a dominant consensus picks a model that agrees with the weighted vote:
+    # sample 0 -> class 0 (0.575 against 0.35), sample 1 -> class 2
+    net.prefer_estimator(1, 0.0)  # MLP logits 0 everywhere
+    chosen = net(x, proba)[1].argmax(1)
+    assert proba[0, chosen[0]].argmax() == 0 and proba[1, chosen[1]].argmax() == 2
+    for bad in ([1.0, 1.0], [1.0, -1.0, 1.0], [0.0, 0.0, 0.0], [1.0, np.nan, 1.0]):
+        with pytest.raises(ValueError, match="weights must be 3 finite"):
+            net.set_vote_weights(bad)
+    with pytest.raises(ValueError, match="consensus_weight must be >= 0"):
+        HardGateNetwork(2, 3, 3, task="classification", consensus_weight=-1.0)
+    with pytest.raises(ValueError, match="only used for classification"):
+        HardGateNetwork(2, 3, 1, consensus_weight=1.0)
+
+
 def test_forward_train_is_forward_without_the_prediction():
     # training steps call forward_train; the loss must get the same gate,
     # soft gate and per-model outputs as from forward (same Gumbel draw)
@@ -405,8 +445,10 @@ def test_oof_scores_and_the_gate_starting_at_the_best_model():
         ("logreg", LogisticRegression()),
         ("1nn", KNeighborsClassifier(1)),
     ]
-    # lr so small that the gate stays where it starts
-    kw = dict(estimators=pool, max_epochs=2, lr=1e-9, random_state=0)
+    # lr so small that the gate stays where it starts; the prior alone
+    kw = dict(
+        estimators=pool, max_epochs=2, lr=1e-9, consensus_weight=0.0, random_state=0
+    )
     clf = HardGateClassifier(**kw).fit(X, y)
     by_hand = [(cross_val_predict(clone(e), X, y, cv=5) == y).mean() for _, e in pool]
     np.testing.assert_allclose(clf.oof_scores_, by_hand)
@@ -435,6 +477,73 @@ def test_oof_scores_and_the_gate_starting_at_the_best_model():
     ]
     np.testing.assert_allclose(reg.oof_scores_, expected)
     assert (reg.predict_gate(Xr).argmax(1) == int(np.argmax(expected))).all()
+
+
+def test_untrained_gate_with_consensus_is_the_accuracy_weighted_vote():
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    pool = [
+        ("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
+        ("naive_bayes", GaussianNB()),
+        ("knn", KNeighborsClassifier(5)),
+    ]
+    # lr so small that the gate stays where it starts
+    clf = HardGateClassifier(
+        estimators=pool,
+        max_epochs=1,
+        lr=1e-9,
+        best_model_prior=0.01,
+        consensus_weight=10.0,
+        random_state=0,
+    ).fit(X, y)
+    # by hand: weights exp((score - best) / 0.01), the weighted pool's
+    # distribution, each model's class looked up in it
+    weights = np.exp((clf.oof_scores_ - clf.oof_scores_.max()) / 0.01)
+    weights /= weights.sum()
+    proba = np.stack([e.predict_proba(X) for e in clf.estimators_], 1)
+    support = np.einsum("e,nec->nc", weights, proba)
+    chosen = proba.argmax(2)
+    logits = 10.0 * np.log(np.take_along_axis(support, chosen, 1))
+    logits[:, np.argmax(clf.oof_scores_)] += 0.01
+    np.testing.assert_array_equal(clf.predict_gate(X).argmax(1), logits.argmax(1))
+    np.testing.assert_allclose(
+        clf.predict_gate_proba(X),
+        np.exp(logits) / np.exp(logits).sum(1, keepdims=True),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+
+
+def test_consensus_overrules_the_best_model_where_the_others_agree():
+    # three precomputed models, each right with probability 0.8 except on its
+    # own third of the samples, where it says the wrong class with 0.6: every
+    # model has accuracy 2/3, and on each third the two others outvote the
+    # wrong one (support 2/3 against 1/3), so the weighted vote is always right
+    rng = np.random.RandomState(0)
+    n = 300
+    y = rng.randint(0, 2, n)
+    block = np.arange(n) % 3
+    columns = [rng.normal(size=(n, 2))]
+    for e in range(3):
+        p_true = np.where(block == e, 0.4, 0.8)
+        p1 = np.where(y == 1, p_true, 1 - p_true)
+        columns.append(np.column_stack([1 - p1, p1]))
+    X = np.hstack(columns)
+    kw = dict(
+        base_output_columns=[[2, 3], [4, 5], [6, 7]],
+        max_epochs=1,
+        lr=1e-9,
+        random_state=0,
+    )
+    clf = HardGateClassifier(consensus_weight=10.0, **kw).fit(X, y)
+    np.testing.assert_allclose(clf.oof_scores_, [2 / 3] * 3)
+    assert clf.score(X, y) == 1.0
+    chosen = clf.predict_gate(X).argmax(1)
+    assert (chosen != block).all()  # never the model that is wrong there
+    # without the consensus the untrained gate is the best model (the first)
+    prior_only = HardGateClassifier(consensus_weight=0.0, **kw).fit(X, y)
+    assert (prior_only.predict_gate(X).argmax(1) == 0).all()
+    assert prior_only.score(X, y) == pytest.approx(2 / 3)
 
 
 def test_cv_as_splitter_and_list_of_splits_agree():
@@ -764,11 +873,14 @@ def test_predict_gate_proba_is_the_soft_gate_behind_the_choice(gate_kind):
     np.testing.assert_array_equal(
         proba.argmax(axis=1), gate.predict_gate(X).argmax(axis=1)
     )
-    # it is the softmax of the gate network's logits (over the temperature
-    # for the straight-through gate)
+    # it is the softmax of the gate network's logits plus the consensus
+    # (over the temperature for the straight-through gate)
     module = gate.net_.module_
+    base = np.stack([e.predict_proba(X) for e in gate.estimators_], 1)
     with torch.no_grad():
         logits = module.gate(torch.as_tensor(X, dtype=torch.float32)).double()
+        consensus = module.consensus(torch.as_tensor(base, dtype=torch.float32))
+    logits = logits + gate.consensus_weight_ * consensus.double()
     scale = 0.5 if gate_kind == "straight_through" else 1.0
     np.testing.assert_allclose(
         proba, torch.softmax(logits / scale, dim=1).numpy(), rtol=1e-5, atol=1e-6

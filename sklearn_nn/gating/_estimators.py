@@ -56,6 +56,19 @@ _GATING_CONSTRAINTS = {
 }
 
 
+# a base model one point of out-of-fold accuracy below the best one votes with
+# 1/e of its weight in the consensus (``consensus_weight``)
+_VOTE_ACCURACY_SCALE = 0.01
+# consensus_weight='auto': the weight of the vote added to the trained gate
+_AUTO_CONSENSUS_WEIGHT = 30.0
+
+
+def _vote_weights(oof_scores):
+    """The consensus vote's weights: ``exp((score - best) / 0.01)``."""
+    scores = np.asarray(oof_scores, dtype=np.float64)
+    return np.exp((scores - scores.max()) / _VOTE_ACCURACY_SCALE)
+
+
 class _HardGateMixin:
     """What the two hard-gate estimators share.
 
@@ -533,6 +546,25 @@ class HardGateClassifier(
         digits the gate then moved 90 % of the samples away from the best
         model (the SVM) and lost 0.005 accuracy to it (see the User
         Guide).
+    consensus_weight : float or 'auto', default='auto'
+        How much the pool's vote counts in the choice. The vote weighs each
+        base model by ``exp((oof_score - best oof_score) / 0.01)`` (a model
+        one point of out-of-fold accuracy below the best one has 1/e of its
+        weight) and gives each class the weighted mean of the models'
+        probabilities; ``consensus_weight * log(vote for the class model e
+        predicts)`` is added to the gate's logit for model ``e``, so the gate
+        picks a model that agrees with the vote unless its learned logits
+        say otherwise by more than the weighted log-vote gap. Where the
+        pool's errors are scattered rather than regional, the vote corrects
+        the best model where the other good models agree against it, which
+        a gate learned from a few hundred samples cannot (see the User
+        Guide). A float: that weight, in training and prediction (0: no
+        vote). 'auto': the gate is trained alone, then the vote is added with
+        weight 30 unless the trained gate alone is more accurate on its
+        training data (the out-of-fold base outputs) than with the vote by
+        more than two standard errors of that accuracy -- as when each base
+        model is right in its own region; the weight used is
+        ``consensus_weight_``.
     class_weight : dict, 'balanced' or None, default=None
         Weights ``{label: weight}`` multiplied into the sample weights (of the
         gate's loss and of the base models that accept ``sample_weight``);
@@ -551,7 +583,11 @@ class HardGateClassifier(
         out-of-fold predictions (with ``cv='prefit'``, its predictions of the
         ``X`` passed to ``fit``; with ``base_output_columns``, the given
         columns). The gate starts from the best of them (see
-        ``best_model_prior``).
+        ``best_model_prior``) and they weigh the pool's vote (see
+        ``consensus_weight``).
+    consensus_weight_ : float
+        The weight of the pool's vote in the gate's logits: ``consensus_weight``
+        when it is a float; with 'auto', 30 or 0 (the trained gate alone).
     base_output_columns_ : list of ndarray or None
         With ``base_output_columns``: the columns of each base model's
         outputs (``estimators_`` is then empty); None otherwise.
@@ -622,6 +658,10 @@ class HardGateClassifier(
         **NeuralClassifierBase._parameter_constraints,
         **_GATING_CONSTRAINTS,
         "misclassification_cost": [Interval(numbers.Real, 0, None, closed="left")],
+        "consensus_weight": [
+            Interval(numbers.Real, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
     def __init__(
@@ -637,6 +677,7 @@ class HardGateClassifier(
         gate_uses_predictions=False,
         best_model_prior=2.0,
         misclassification_cost=10.0,
+        consensus_weight="auto",
         cv=5,
         class_weight=None,
         max_epochs=200,
@@ -680,6 +721,7 @@ class HardGateClassifier(
         self.gate_uses_predictions = gate_uses_predictions
         self.best_model_prior = best_model_prior
         self.misclassification_cost = misclassification_cost
+        self.consensus_weight = consensus_weight
         self.cv = cv
         self.class_weight = class_weight
 
@@ -691,13 +733,52 @@ class HardGateClassifier(
         ]
 
     def _build_module(self):
+        auto = self.consensus_weight == "auto"
         module = HardGateNetwork(
             self._n_gate_features(),
             n_outputs=len(self.classes_),
             task="classification",
+            # 'auto': the gate trains alone, _post_fit decides on the vote
+            consensus_weight=0.0 if auto else self.consensus_weight,
+            consensus_in_training=not auto,
             **self._module_kwargs(),
         )
+        module.set_vote_weights(_vote_weights(self.oof_scores_))
         return self._prefer_best(module)
+
+    def _training_data(self, X, y, target, weight, rng):
+        data = super()._training_data(X, y, target, weight, rng)
+        # the gate's inputs on all the training data, for _post_fit
+        self._gate_training_data = data
+        return data
+
+    def _post_fit(self, X, target, weight):
+        data = self.__dict__.pop("_gate_training_data")
+        module = self.net_.module_
+        if self.consensus_weight == "auto":
+            module.consensus_weight.fill_(0.0)
+            learned = self._choice_accuracy(data)
+            module.consensus_weight.fill_(_AUTO_CONSENSUS_WEIGHT)
+            voted = self._choice_accuracy(data)
+            # keep the vote unless the trained gate alone is clearly more
+            # accurate on its training data: by more than two standard errors
+            # of an accuracy there (the gate has seen these samples, so a
+            # smaller gain can be overfitting)
+            w = np.ones(len(data)) if weight is None else np.asarray(weight)
+            n_eff = w.sum() ** 2 / np.square(w).sum()
+            margin = 2 * np.sqrt(max(voted * (1 - voted), 1 / n_eff) / n_eff)
+            if learned - voted > margin:
+                module.consensus_weight.fill_(0.0)
+        self.consensus_weight_ = float(module.consensus_weight)
+
+    def _choice_accuracy(self, data):
+        """Weighted accuracy of the chosen base models on ``data``."""
+        prediction = self.net_.infer_all(data.inputs, self._inference_batch_size)[0]
+        right = (prediction.argmax(1) == data.target.cpu()).to(torch.float64)
+        if data.weight is None:
+            return float(right.mean())
+        weight = data.weight.cpu().to(torch.float64)
+        return float((right * weight).sum() / weight.sum())
 
     def _build_criterion(self):
         return HardGateLoss(

@@ -241,6 +241,21 @@ class HardGateNetwork(nn.Module):
         be changed between epochs).
     gate_uses_predictions : bool, default=False
         Feed the flattened base predictions to the gate next to ``x``.
+    consensus_weight : float, default=0.0
+        Classification only: add ``consensus_weight * log(support_e)`` to the
+        gate logit of each model ``e``, where ``support_e`` is the probability
+        that the weighted pool (weights ``vote_weights``, a buffer set by
+        :meth:`set_vote_weights`, uniform until then) gives to the class
+        model ``e`` predicts (see :meth:`consensus`). A large weight makes the
+        gate follow the pool's weighted vote -- it picks a model that agrees
+        with it -- and the learned logits override the vote only where they
+        differ by more than the log-support gap times the weight. 0 (the
+        default) leaves the logits as the MLP computes them. The weight is a
+        buffer (``consensus_weight``, saved with the ``state_dict``), so it can
+        be changed after training.
+    consensus_in_training : bool, default=True
+        Whether the consensus is added in training mode too. False trains the
+        MLP on its own and adds the consensus in eval mode only.
     output_activation : str or None, default=None
         Regression only. None: the prediction is the chosen model's
         prediction. Otherwise a learnable affine layer (``nn.Linear(n_outputs,
@@ -276,6 +291,8 @@ class HardGateNetwork(nn.Module):
         gate: str = "straight_through",
         temperature: float = 1.0,
         gate_uses_predictions: bool = False,
+        consensus_weight: float = 0.0,
+        consensus_in_training: bool = True,
         output_activation: str | None = None,
         proba_floor: float = 1e-7,
     ):
@@ -293,11 +310,23 @@ class HardGateNetwork(nn.Module):
             )
         if output_activation is not None and task == "classification":
             raise ValueError("output_activation is only used for regression")
+        if not consensus_weight >= 0:
+            raise ValueError(f"consensus_weight must be >= 0, got {consensus_weight!r}")
+        if consensus_weight and task != "classification":
+            raise ValueError("consensus_weight is only used for classification")
         self.task = task
         self.gate_kind = gate
         self.temperature = temperature
         self.gate_uses_predictions = gate_uses_predictions
         self.proba_floor = proba_floor
+        self.consensus_in_training = consensus_in_training
+        if task == "classification":
+            self.register_buffer(
+                "vote_weights", torch.full((n_estimators,), 1.0 / n_estimators)
+            )
+            self.register_buffer(
+                "consensus_weight", torch.tensor(float(consensus_weight))
+            )
         n_gate_inputs = n_features + (
             n_estimators * n_outputs if gate_uses_predictions else 0
         )
@@ -341,6 +370,53 @@ class HardGateNetwork(nn.Module):
             last.bias.zero_()
             last.bias[index] = margin
 
+    def set_vote_weights(self, weights) -> None:
+        """Set the weights of the pool's vote read by :meth:`consensus`.
+
+        Parameters
+        ----------
+        weights : array-like of shape (n_estimators,)
+            Non-negative, not all zero; they are normalised to sum to 1.
+        """
+        if self.task != "classification":
+            raise ValueError("vote weights are only used for classification")
+        weights = torch.as_tensor(weights, dtype=self.vote_weights.dtype)
+        if (
+            weights.shape != self.vote_weights.shape
+            or not torch.isfinite(weights).all()
+            or (weights < 0).any()
+            or weights.sum() <= 0
+        ):
+            raise ValueError(
+                f"weights must be {self.vote_weights.numel()} finite non-negative "
+                f"values, not all zero; got {weights.tolist()!r}"
+            )
+        with torch.no_grad():
+            self.vote_weights.copy_(weights / weights.sum())
+
+    def consensus(self, base_predictions):
+        """Log-support of the pool's weighted vote for each model's class.
+
+        ``support = sum_e' vote_weights_e' * p_e'`` is the pool's weighted
+        class distribution; entry ``(i, e)`` of the result is
+        ``log(support_i[argmax_c p_e(c | x_i)])``: how much of the pool
+        agrees with model ``e`` on sample ``i``. Models that predict the same
+        class get the same value.
+
+        Parameters
+        ----------
+        base_predictions : Tensor of shape (n, n_estimators, n_classes)
+            The base models' class probabilities.
+
+        Returns
+        -------
+        Tensor of shape (n, n_estimators)
+        """
+        weights = self.vote_weights.to(base_predictions.dtype)
+        support = torch.einsum("e,nec->nc", weights, base_predictions)
+        chosen = base_predictions.argmax(dim=2)
+        return torch.log(support.gather(1, chosen).clamp(min=self.proba_floor))
+
     def select(self, logits):
         """The one-hot gate for ``logits`` (Gumbel noise only in training)."""
         if self.gate_kind == "gumbel" and self.training:
@@ -368,6 +444,12 @@ class HardGateNetwork(nn.Module):
         else:
             gate_input = x
         logits = self.gate(gate_input)
+        if self.task == "classification" and (
+            self.consensus_in_training or not self.training
+        ):
+            # a weight of 0 adds exactly 0 (the log-support is finite)
+            weight = self.consensus_weight.to(logits.dtype)
+            logits = logits + weight * self.consensus(base_predictions)
         gate = self.select(logits)
         if self.gate_kind == "gumbel":
             gate_proba = F.softmax(logits, dim=1)
