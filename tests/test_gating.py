@@ -544,6 +544,16 @@ def test_consensus_overrules_the_best_model_where_the_others_agree():
     prior_only = HardGateClassifier(consensus_weight=0.0, **kw).fit(X, y)
     assert (prior_only.predict_gate(X).argmax(1) == 0).all()
     assert prior_only.score(X, y) == pytest.approx(2 / 3)
+    # 'auto': the features (noise) cannot tell the thirds apart, so the
+    # trained gate alone stays near 2/3 and the vote is added
+    kw.update(max_epochs=30, lr=1e-2)
+    auto = HardGateClassifier(**kw).fit(X, y)
+    assert auto.consensus_weight_ == 30.0
+    assert auto.score(X, y) == 1.0
+    # the weight is part of the saved state
+    loaded = pickle.loads(pickle.dumps(auto))
+    assert loaded.consensus_weight_ == 30.0
+    np.testing.assert_array_equal(loaded.predict_gate(X), auto.predict_gate(X))
 
 
 def test_cv_as_splitter_and_list_of_splits_agree():
@@ -626,6 +636,9 @@ def test_seed_scenario_three_svcs():
     assert is_one_hot(clf.predict_gate(X))
     single = max(est.score(X, y) for est in clf.estimators_)
     assert clf.score(X, y) > single + 0.1, (clf.score(X, y), single)
+    # regional experts: 'auto' keeps the learned gate, without the vote
+    assert clf.consensus_weight_ == 0.0
+    assert float(clf.net_.module_.consensus_weight) == 0.0
 
 
 @pytest.mark.slow
