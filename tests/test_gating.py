@@ -639,6 +639,9 @@ def test_seed_scenario_three_svcs():
     # regional experts: 'auto' keeps the learned gate, without the vote
     assert clf.consensus_weight_ == 0.0
     assert float(clf.net_.module_.consensus_weight) == 0.0
+    # below 50 samples there is too little to hold out: the vote is kept
+    small = clone(clf).fit(X[:40], y[:40])
+    assert small.consensus_weight_ == 30.0
 
 
 @pytest.mark.slow
