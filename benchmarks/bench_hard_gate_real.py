@@ -247,9 +247,6 @@ def main():
         "--jobs", type=int, default=1, help="data sets evaluated in parallel"
     )
     args = parser.parse_args()
-    one_thread()
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=RuntimeWarning)
     names = args.datasets or (("wine", "iris", "crabs") if args.quick else DATASETS)
     repeats = 1 if args.quick else args.repeats
     table = Parallel(n_jobs=args.jobs)(

@@ -338,7 +338,7 @@ class BaseNeuralEstimator(BaseEstimator):
         torch_seed = int(rng.randint(_SEED_MAX))
         shuffle_seed = int(rng.randint(_SEED_MAX))
 
-        data = self._training_data(X, y, target, weight, rng)
+        data = training_data = self._training_data(X, y, target, weight, rng)
         valid = None
         if X_val is not None:
             # after _training_data: a hard gate's base models are fitted now
@@ -398,7 +398,7 @@ class BaseNeuralEstimator(BaseEstimator):
             if net is not None:
                 _close_progress_bars(net)
         self._store_fit_results(net)
-        self._post_fit(X, target, weight)
+        self._post_fit(X, target, weight, training_data)
         return self
 
     def _new_net(self, device, **settings):
@@ -539,11 +539,14 @@ class BaseNeuralEstimator(BaseEstimator):
             None if weight is None else _weight_tensor(weight, self._torch_dtype),
         )
 
-    def _post_fit(self, X, target, weight):
+    def _post_fit(self, X, target, weight, data):
         """Called at the end of ``fit`` with the validated training data.
 
         Override to fit what depends on the trained network (a calibration,
         a diagnostic); ``_module_output(X)`` gives the network's output.
+        ``data`` is what ``_training_data`` returned: the module's inputs,
+        target and weights for all the training data (on the CPU, before
+        any validation split).
         """
 
     def _batch_iterator(self, *, shuffle, generator=None):

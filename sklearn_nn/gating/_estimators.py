@@ -750,20 +750,14 @@ class HardGateClassifier(
             task="classification",
             # 'auto': the gate trains alone, _post_fit decides on the vote
             consensus_weight=0.0 if auto else self.consensus_weight,
-            consensus_in_training=not auto,
+            # a weight of 0 adds nothing: no per-batch work for it
+            consensus_in_training=not auto and self.consensus_weight > 0,
             **self._module_kwargs(),
         )
         module.set_vote_weights(_vote_weights(self.oof_scores_))
         return self._prefer_best(module)
 
-    def _training_data(self, X, y, target, weight, rng):
-        data = super()._training_data(X, y, target, weight, rng)
-        # the gate's inputs on all the training data, for _post_fit
-        self._gate_training_data = data
-        return data
-
-    def _post_fit(self, X, target, weight):
-        data = self.__dict__.pop("_gate_training_data")
+    def _post_fit(self, X, target, weight, data):
         module = self.net_.module_
         if self.consensus_weight == "auto":
             module.consensus_weight.fill_(self._auto_consensus_weight(data, weight))
@@ -784,7 +778,7 @@ class HardGateClassifier(
         cannot decide this on its own training data: it fits some of the
         noise there, so it looks better than it predicts.
         """
-        target = data.target.cpu().numpy()
+        target = data.target.numpy()
         counts = np.bincount(target, minlength=len(self.classes_))
         if len(target) < _AUTO_MIN_SAMPLES or counts.min() < _AUTO_MIN_CLASS_COUNT:
             return _AUTO_CONSENSUS_WEIGHT
@@ -797,7 +791,7 @@ class HardGateClassifier(
         )
         # the gate's training data as precomputed base outputs: the gate's
         # features, then each base model's class probabilities
-        x, base = (t.cpu().numpy() for t in data.inputs)
+        x, base = (t.numpy() for t in data.inputs)
         n_models, n_classes = base.shape[1:]
         X_all = np.hstack([x, base.reshape(len(base), -1)])
         columns = [

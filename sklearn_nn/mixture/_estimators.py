@@ -114,7 +114,7 @@ class _MixtureMixin:
         """
         return np.exp(_to_numpy(self._forward(X, self.net_.module_.log_gate)))
 
-    def _post_fit(self, X, target, weight):
+    def _post_fit(self, X, target, weight, data):
         # mean gate weight of each expert on the training data (the gate
         # alone: a tenth of a forward pass through gate and experts)
         log_gate = self._module_output(X, self.net_.module_.log_gate)
@@ -594,10 +594,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         data.target = standardised.to(self._torch_dtype)
         return data
 
-    def _post_fit(self, X, target, weight):
+    def _post_fit(self, X, target, weight, data):
         # from here on the module predicts in the units of y
         _rescale_experts(self.net_.module_, self._target_shift, self._target_scale)
-        super()._post_fit(X, target, weight)
+        super()._post_fit(X, target, weight, data)
 
     def predict(self, X, return_std=False):
         """Predicted target values, and optionally the predictive spread.

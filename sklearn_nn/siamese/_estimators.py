@@ -304,7 +304,7 @@ class _SiameseMixin(TransformerMixin):
         return super()._training_data(X, y, target, weight, rng)
 
     # -------------------------------------------------------------------- fit
-    def _post_fit(self, X, target, weight):
+    def _post_fit(self, X, target, weight, data):
         # on the given pairs (not the generated negatives)
         # the two embeddings only (the readout head is not needed)
         output = self._module_output(X, self.net_.module_.network)
@@ -1000,9 +1000,9 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
             positive_index=self._positive_index,
         )
 
-    def _post_fit(self, X, target, weight):
+    def _post_fit(self, X, target, weight, data):
         # Platt scaling of the embedding distance, on the given pairs
-        output = super()._post_fit(X, target, weight)
+        output = super()._post_fit(X, target, weight, data)
         distance = _to_numpy(pair_distance(output[-2], output[-1], self.distance))
         positive = np.asarray(target) == self._positive_index
         coef, intercept = _platt_scaling(distance, positive, weight)
