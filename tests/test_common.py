@@ -72,6 +72,48 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
+# the mixture's sparse top-k gating runs another forward pass (a noisy gate in
+# training, the top-k weights renormalised, other balancing losses): checked too
+TOP_K_INSTANCES = [
+    fast_instance(sklearn_nn.MixtureOfExpertsClassifier, n_experts=3, top_k=2),
+    fast_instance(sklearn_nn.MixtureOfExpertsRegressor, n_experts=3, top_k=1),
+]
+# The noisy top-k gate (Shazeer et al. 2017) draws Gaussian noise for every
+# training row: a row repeated twice gets two draws where a row of weight 2
+# gets one, equal in expectation but not to rtol 1e-7.
+# test_top_k_mixture_sample_weight_without_noise runs the check with the noise
+# set to zero, so the weighting itself is checked.
+TOP_K_NOISE = (
+    "the noisy top-k gate draws its noise per training row, so repeating a "
+    "row is not the same random experiment as weighting it"
+)
+
+
+def _top_k_expected_failures(estimator):
+    return {
+        "check_sample_weight_equivalence_on_dense_data": TOP_K_NOISE,
+        "check_sample_weight_equivalence_on_sparse_data": TOP_K_NOISE,
+    }
+
+
+@parametrize_with_checks(
+    TOP_K_INSTANCES, expected_failed_checks=_top_k_expected_failures
+)
+def test_sklearn_compatible_top_k_mixture(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", TOP_K_INSTANCES, ids=lambda e: type(e).__name__)
+def test_top_k_mixture_sample_weight_without_noise(estimator, monkeypatch):
+    import torch
+    from sklearn.utils.estimator_checks import (
+        check_sample_weight_equivalence_on_dense_data,
+    )
+
+    monkeypatch.setattr(torch, "randn_like", torch.zeros_like)
+    check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
+
+
 # the transformers of sklearn_nn.preprocessing, at their defaults and with
 # per-sequence standardisation (the checks give 2-D X: univariate sequences)
 @parametrize_with_checks(
