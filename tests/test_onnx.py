@@ -320,6 +320,54 @@ def test_errors_name_the_problem():
         skl2onnx.to_onnx(pair, np.zeros((1, 4), np.float32))
 
 
+def test_bad_arguments_are_clear_errors():
+    """Before these checks, a wrong width or layout exported a graph that
+    failed at run time, and a bad opset or option surfaced as torch's or
+    skl2onnx's own exception."""
+    X, y = classification()
+    clf = MixtureOfExpertsClassifier(max_epochs=2).fit(X, y)
+    n = X.shape[1]
+    with pytest.raises(ValueError, match=f"has {n - 1} columns, but .* on {n}"):
+        to_onnx(clf, X[:1, :-1])
+    pipe = make_pipeline(StandardScaler(), clf).fit(X, y)
+    with pytest.raises(ValueError, match=f"has {n + 1} columns, but .* on {n}"):
+        to_onnx(pipe, np.hstack([X[:1], X[:1, :1]]))
+    with pytest.raises(ValueError, match="2-D array"):
+        to_onnx(clf, X[0])
+    with pytest.raises(ValueError, match="2-D array"):
+        to_onnx(clf, X[:1, :, None])
+    with pytest.raises(ValueError, match="must hold numbers"):
+        to_onnx(clf, np.array([["a"] * n]))
+    with pytest.raises(TypeError, match="got None"):
+        to_onnx(clf, None)
+    for opset in (5, 12, 100, 17.5, "17", True):
+        with pytest.raises(ValueError, match="target_opset must be an int from 13"):
+            to_onnx(clf, X[:1], target_opset=opset)
+    with pytest.raises(TypeError, match="options must be a dict"):
+        to_onnx(clf, X[:1], options=[("zipmap", True)])
+    with pytest.raises(ValueError, match="no skl2onnx option 'nope'"):
+        to_onnx(clf, X[:1], options={"nope": 1})
+    with pytest.raises(ValueError, match=r"options\['zipmap'\] must be one of"):
+        to_onnx(clf, X[:1], options={"zipmap": "yes"})
+    # the lowest and highest opsets accepted do export
+    for opset in (13, skl2onnx.get_latest_tested_opset_version()):
+        label, _ = run(to_onnx(clf, X[:1], target_opset=opset), X=X)
+        np.testing.assert_array_equal(label, clf.predict(X))
+
+    seqs, labels = ragged(20, 2, 3, 6, seed=0)
+    lstm = TargetReplicationLSTMClassifier(hidden_size=4, max_epochs=1)
+    lstm.fit(seqs, labels)
+    padded = pad(seqs[:3], 2)
+    with pytest.raises(ValueError, match="has 1 channels per step, but .* on 2"):
+        to_onnx(lstm, padded[:, :, :1])
+    with pytest.raises(ValueError, match="has none"):
+        to_onnx(lstm, padded, options={"zipmap": True})
+    pair = SiamesePairClassifier(tower="gru", hidden_size=4, max_epochs=1)
+    pair.fit(list(zip(seqs, seqs, strict=True)), labels % 2)
+    with pytest.raises(ValueError, match=r"\(right\) has 3 channels per step"):
+        to_onnx(pair, (padded, np.concatenate([padded, padded[:, :, :1]], axis=2)))
+
+
 def test_the_library_does_not_import_onnx_skops_or_skl2onnx():
     code = (
         "import sys, sklearn_nn, sklearn_nn.gating, sklearn_nn.siamese;"

@@ -21,6 +21,9 @@ imports them.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from sklearn.base import is_classifier
@@ -61,6 +64,9 @@ __all__ = ["to_onnx"]
 # the TorchScript exporter writes opsets up to 20; skl2onnx's graphs around
 # ours use the opset the user asks for
 _TORCH_MAX_OPSET = 20
+# the oldest opset every graph exports to (the hard gate's needs 12; 13 is the
+# lowest one the tests run)
+_MIN_OPSET = 13
 _PAIR_ESTIMATORS = (SiamesePairClassifier, SiamesePairRegressor)
 _TABULAR_ESTIMATORS = (
     MixtureOfExpertsClassifier,
@@ -105,12 +111,15 @@ def to_onnx(estimator, X_sample, *, method="predict", target_opset=None, options
         (``predict`` and ``predict_proba``), ``variable`` for a regressor.
         'transform': the pair models' embeddings (``transform``).
     target_opset : int, default=None
-        ONNX opset of the graph; None: the highest one both skl2onnx and
-        torch's exporter support (20 with the pinned versions).
+        ONNX opset of the graph, from 13 to the highest opset the installed
+        skl2onnx has tested (22 with the pinned versions); None: the highest
+        one both skl2onnx and torch's exporter support (20 with the pinned
+        versions).
     options : dict, default=None
-        skl2onnx options for a tabular estimator or a Pipeline (e.g.
-        ``{"zipmap": True}`` for ZipMap probabilities); by default a
-        classifier's probabilities are a plain tensor.
+        skl2onnx options of the final tabular estimator: a classifier's
+        ``zipmap`` (True or 'columns' for ZipMap probabilities; by default
+        they are a plain tensor). Other keys, and options for a sequence
+        model, are a ValueError.
 
     Returns
     -------
@@ -149,27 +158,106 @@ def to_onnx(estimator, X_sample, *, method="predict", target_opset=None, options
             "method='transform' exports the pair models' embeddings; "
             f"{type(final).__name__} has no transform."
         )
-    opset = _default_opset() if target_opset is None else int(target_opset)
+    opset = _check_opset(target_opset)
+    if X_sample is None:
+        raise TypeError("X_sample must be an array of a few input rows; got None.")
     if _is_sequence_model(final):
         if isinstance(estimator, Pipeline):
             raise TypeError(
                 "a sequence model is exported on its own (its graph reads the "
                 "padded array); export the Pipeline's transformers separately."
             )
+        if options:
+            raise ValueError(
+                f"options are skl2onnx options of tabular estimators; the graph "
+                f"of a {type(final).__name__} fitted on sequences has none (its "
+                "outputs are plain tensors). Leave options at None."
+            )
         return _sequence_model_to_onnx(final, X_sample, method, opset)
-    user_options = {} if options is None else dict(options)
+    user_options = _check_options(options, final, method)
     defaults = {"zipmap": False} if is_classifier(final) else {}
     if method == "transform":
         defaults = {"transform": True}
-    X_sample = np.asarray(X_sample)
-    if X_sample.dtype.kind in "iu":
-        X_sample = X_sample.astype(np.int64)
+    X_sample = _tabular_sample(X_sample, estimator)
     return skl2onnx.to_onnx(
         estimator,
         X_sample[:1],
         target_opset=opset,
         options={type(final): {**defaults, **user_options}},
     )
+
+
+def _check_opset(target_opset):
+    if target_opset is None:
+        return _default_opset()
+    high = skl2onnx.get_latest_tested_opset_version()
+    if (
+        isinstance(target_opset, bool)
+        or not isinstance(target_opset, numbers.Integral)
+        or not _MIN_OPSET <= target_opset <= high
+    ):
+        raise ValueError(
+            f"target_opset must be an int from {_MIN_OPSET} to {high} (the "
+            "ONNX opsets sklearn_nn's graphs and the installed skl2onnx "
+            f"support), or None for {_default_opset()}; got {target_opset!r}."
+        )
+    return int(target_opset)
+
+
+def _check_options(options, final, method):
+    """``options`` -> a dict of the skl2onnx options ``final`` registers."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            "options must be a dict of skl2onnx options such as "
+            f"{{'zipmap': True}}, or None; got {type(options).__name__}."
+        )
+    allowed = {"zipmap": [True, False, "columns"]} if is_classifier(final) else {}
+    for key, value in options.items():
+        if key not in allowed:
+            known = ", ".join(repr(k) for k in allowed) or "none"
+            raise ValueError(
+                f"options: {type(final).__name__} has no skl2onnx option "
+                f"{key!r} (its options: {known}"
+                + (
+                    "; method='transform' exports the embeddings)."
+                    if key == "transform"
+                    else ")."
+                )
+            )
+        if not any(
+            value is v or (value == v and type(value) is type(v)) for v in allowed[key]
+        ):
+            raise ValueError(
+                f"options[{key!r}] must be one of {allowed[key]}; got {value!r}."
+            )
+    return dict(options)
+
+
+def _tabular_sample(X_sample, estimator):
+    """``X_sample`` as the 2-D numeric array whose width and dtype the graph
+    takes (integers as int64)."""
+    X_sample = np.asarray(X_sample)
+    if X_sample.ndim != 2:
+        raise ValueError(
+            "X_sample must be a 2-D array (n_samples, n_features) of a few "
+            f"input rows; got shape {X_sample.shape}."
+        )
+    if X_sample.dtype.kind not in "fiu":
+        raise ValueError(
+            "X_sample must hold numbers (float32, float64 or integers, as the "
+            f"data the graph will take); got dtype {X_sample.dtype}."
+        )
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is not None and X_sample.shape[1] != n_features:
+        raise ValueError(
+            f"X_sample has {X_sample.shape[1]} columns, but the estimator was "
+            f"fitted on {n_features}."
+        )
+    if X_sample.dtype.kind in "iu":
+        X_sample = X_sample.astype(np.int64)
+    return X_sample
 
 
 def _is_sequence_model(estimator):
@@ -217,6 +305,16 @@ def _pair_matrix_sample(X_sample, tokens):
     return X_sample
 
 
+def _input_widths(estimator, kind, rank, tokens):
+    """The last dimension each input of a sequence graph must have (None:
+    any, as the number of steps of a univariate table)."""
+    if kind == "pair_sequences":
+        return [None, None] if tokens else list(estimator._channels)
+    if kind == "table":
+        return [estimator.n_features_in_]
+    return [None] if tokens or rank == 2 else [estimator.n_features_in_]
+
+
 def _sequence_model_to_onnx(estimator, X_sample, method, opset):
     tokens = getattr(estimator, "vocab_size", None) is not None
     graph, kind = prediction_graph(estimator, method)
@@ -246,6 +344,15 @@ def _sequence_model_to_onnx(estimator, X_sample, method, opset):
             raise ValueError(
                 f"{name} of X_sample must be a float32 or float64 array (NaN "
                 f"marks the padding); got dtype {array.dtype}."
+            )
+    for array, width, what in zip(
+        arrays, _input_widths(estimator, kind, rank, tokens), names, strict=True
+    ):
+        if width is not None and array.shape[-1] != width:
+            unit = "columns" if kind == "table" else "channels per step"
+            raise ValueError(
+                f"X_sample ({what}) has {array.shape[-1]} {unit}, but "
+                f"{type(estimator).__name__} was fitted on {width}."
             )
     examples = [_example(a, tokens) for a in arrays]
     classifier = is_classifier(estimator) and method != "transform"
