@@ -174,7 +174,7 @@ def to_onnx(estimator, X_sample, *, method="predict", target_opset=None, options
                 "outputs are plain tensors). Leave options at None."
             )
         return _sequence_model_to_onnx(final, X_sample, method, opset)
-    user_options = _check_options(options, final, method)
+    user_options = _check_options(options, final)
     defaults = {"zipmap": False} if is_classifier(final) else {}
     if method == "transform":
         defaults = {"transform": True}
@@ -204,7 +204,7 @@ def _check_opset(target_opset):
     return int(target_opset)
 
 
-def _check_options(options, final, method):
+def _check_options(options, final):
     """``options`` -> a dict of the skl2onnx options ``final`` registers."""
     if options is None:
         return {}
