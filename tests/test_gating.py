@@ -10,8 +10,13 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
-from sklearn.datasets import load_breast_cancer, load_wine, make_classification
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_wine,
+    make_classification,
+)
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import (
     GridSearchCV,
@@ -229,8 +234,41 @@ def test_consensus_is_the_weighted_pool_support_of_each_models_class():
             net.set_vote_weights(bad)
     with pytest.raises(ValueError, match="consensus_weight must be >= 0"):
         HardGateNetwork(2, 3, 3, task="classification", consensus_weight=-1.0)
-    with pytest.raises(ValueError, match="only used for classification"):
-        HardGateNetwork(2, 3, 1, consensus_weight=1.0)
+
+
+def test_regression_consensus_is_the_scaled_distance_to_the_weighted_mean():
+    # two samples, three models, two outputs
+    pred = torch.tensor(
+        [
+            [[1.0, 0.0], [3.0, 0.0], [2.0, 2.0]],
+            [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]],
+        ],
+        dtype=torch.float64,
+    )
+    net = HardGateNetwork(2, 3, 2, consensus_weight=4.0).double()
+    net.set_vote_weights([2.0, 1.0, 1.0])  # 0.5, 0.25, 0.25
+    # sample 0: mean (0.5*1 + 0.25*3 + 0.25*2, 0.25*2) = (1.75, 0.5)
+    distance = torch.tensor([0.75**2 + 0.5**2, 1.25**2 + 0.5**2, 0.25**2 + 1.5**2])
+    spread = 0.5 * distance[0] + 0.25 * distance[1] + 0.25 * distance[2]
+    expected = torch.stack([-0.5 * distance / spread, torch.zeros(3)]).double()
+    # sample 1: the pool agrees exactly, so every model scores 0
+    torch.testing.assert_close(net.consensus(pred), expected)
+    # the logits are the MLP's plus the weighted consensus; a dominant one
+    # picks the model closest to the weighted mean (model 0 on sample 0)
+    x = torch.randn(2, 2, dtype=torch.float64)
+    _, gate, gate_proba, _ = net(x, pred)
+    logits = net.gate(x) + 4.0 * expected
+    torch.testing.assert_close(gate_proba, torch.softmax(logits, 1))
+    net.prefer_estimator(2, 0.0)
+    assert net(x, pred)[1][0].argmax() == 0
+    # a far outlier with a tiny vote weight stays finite, so a weight of 0
+    # adds exactly nothing
+    net.set_vote_weights([1.0, 1e-300, 1e-300])
+    far = pred.clone()
+    far[0, 2] = 1e30
+    assert torch.isfinite(net.consensus(far)).all()
+    net.consensus_weight.fill_(0.0)
+    torch.testing.assert_close(net(x, far)[2], torch.softmax(net.gate(x), 1))
 
 
 def test_forward_train_is_forward_without_the_prediction():
@@ -929,6 +967,8 @@ def test_precomputed_base_outputs_seed_scenario():
     ).fit(X, y)
     np.testing.assert_array_equal(gate.gate_columns_, [0, 1])
     assert gate.n_features_in_ == 5 and gate.estimators_ == []
+    # regional experts: the held-out check keeps the gate alone
+    assert gate.consensus_weight_ == 0.0
     chosen = gate.predict_gate(X_test).argmax(axis=1)
     assert np.mean(chosen == region_test) > 0.9
     proba = gate.predict_gate_proba(X_test)
@@ -939,6 +979,89 @@ def test_precomputed_base_outputs_seed_scenario():
     # in a search, like any estimator on one matrix X
     search = GridSearchCV(gate, {"lr": [0.003, 0.01]}, cv=2).fit(X, y)
     assert search.best_score_ > 0.8
+
+
+def noisy_copies(n, seed):
+    """Data columns, then three base outputs that are the target plus
+    independent noise (sd 0.30, 0.33, 0.36): no region where one is better,
+    so the pool's mean is closer to the target than any one of them."""
+    rng = np.random.RandomState(seed)
+    data = rng.uniform(-1, 1, size=(n, 2))
+    y = np.sin(2 * data[:, 0]) + data[:, 1]
+    outputs = y[:, None] + rng.normal(size=(n, 3)) * np.array([0.30, 0.33, 0.36])
+    return np.hstack([data, outputs]), y
+
+
+def test_regressor_consensus_picks_near_the_pools_weighted_mean():
+    X, y = noisy_copies(600, 0)
+    X_test, y_test = noisy_copies(2000, 1)
+    gate = HardGateRegressor(base_output_columns=[2, 3, 4], random_state=0)
+    gate.fit(X, y)
+    # scattered errors: 'auto' keeps the consensus
+    assert gate.consensus_weight_ == 30.0
+    module = gate.net_.module_
+    weights = module.vote_weights.numpy()
+    # the vote's weights are exp((R^2 - best R^2) / 0.03), normalised
+    r2 = np.array([r2_score(y, X[:, k]) for k in (2, 3, 4)])
+    expected = np.exp((r2 - r2.max()) / 0.03)
+    np.testing.assert_allclose(weights, expected / expected.sum(), rtol=1e-5)
+    best = min(np.mean((X_test[:, k] - y_test) ** 2) for k in (2, 3, 4))
+    mse = np.mean((gate.predict(X_test) - y_test) ** 2)
+    module.consensus_weight.fill_(0.0)
+    mse_alone = np.mean((gate.predict(X_test) - y_test) ** 2)
+    module.consensus_weight.fill_(30.0)
+    # measured: 0.916 and 0.995 of the best column's MSE
+    assert mse < 0.95 * best and mse_alone > 0.97 * best, (mse, mse_alone, best)
+    # mostly the model closest to the weighted mean (the learned logits
+    # override the rest); predict_gate_proba is the softmax of both
+    closest = np.abs(X_test[:, 2:] - X_test[:, 2:] @ weights[:, None]).argmin(1)
+    chosen = gate.predict_gate(X_test).argmax(1)
+    assert np.mean(chosen == closest) > 0.65
+    with torch.no_grad():
+        logits = module.gate(torch.as_tensor(X_test[:, :2], dtype=torch.float32))
+        base = torch.as_tensor(X_test[:, 2:, None], dtype=torch.float32)
+        logits = logits + 30.0 * module.consensus(base)
+    np.testing.assert_allclose(
+        gate.predict_gate_proba(X_test), torch.softmax(logits, 1).numpy(), atol=1e-6
+    )
+    restored = pickle.loads(pickle.dumps(gate))
+    assert restored.consensus_weight_ == 30.0
+    np.testing.assert_array_equal(restored.predict(X_test), gate.predict(X_test))
+    # below 50 samples the consensus is kept without a check
+    assert clone(gate).fit(X[:40], y[:40]).consensus_weight_ == 30.0
+    # a fixed weight is used in training too
+    fixed = clone(gate).set_params(consensus_weight=2.0, max_epochs=5).fit(X, y)
+    assert fixed.consensus_weight_ == 2.0 and fixed.net_.module_.consensus_in_training
+
+
+@pytest.mark.slow
+def test_regressor_real_data_cv_at_or_above_the_single_best_base_model(capsys):
+    # diabetes, shuffled 5-fold CV, standardised features and target, the
+    # pool of benchmarks/bench_hard_gate_regression.py
+    X, y = load_diabetes(return_X_y=True)
+    gate_scores, best_scores, alone_scores = [], [], []
+    for k, (train, test) in enumerate(KFold(5, shuffle=True, random_state=0).split(X)):
+        scaler = StandardScaler().fit(X[train])
+        X_train, X_test = scaler.transform(X[train]), scaler.transform(X[test])
+        mean, sd = y[train].mean(), y[train].std()
+        y_train, y_test = (y[train] - mean) / sd, (y[test] - mean) / sd
+        pool = [
+            ("ridge", Ridge()),
+            ("knn", KNeighborsRegressor(5)),
+            ("tree", DecisionTreeRegressor(max_depth=5)),
+            ("svr", SVR()),
+        ]
+        reg = HardGateRegressor(estimators=pool, random_state=k).fit(X_train, y_train)
+        gate_scores.append(reg.score(X_test, y_test))
+        best = reg.estimators_[int(np.argmax(reg.oof_scores_))]
+        best_scores.append(best.score(X_test, y_test))
+        reg.net_.module_.consensus_weight.fill_(0.0)
+        alone_scores.append(reg.score(X_test, y_test))
+    gate, best, alone = map(np.mean, (gate_scores, best_scores, alone_scores))
+    with capsys.disabled():
+        print(f"\ndiabetes R^2: single best {best:.4f}, gate {gate:.4f}")
+    # measured: single best 0.4896, gate 0.4943
+    assert gate >= best, (gate, best, alone)
 
 
 def test_precomputed_base_outputs_classifier_and_errors():

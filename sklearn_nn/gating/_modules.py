@@ -215,6 +215,10 @@ class StraightThroughStep(nn.Module):
         return straight_through_step(x, self.threshold, self.temperature)
 
 
+# the lowest regression consensus (see HardGateNetwork.consensus)
+_MIN_REGRESSION_CONSENSUS = -1000.0
+
+
 class HardGateNetwork(nn.Module):
     """A gating MLP that picks exactly one base model per sample.
 
@@ -242,17 +246,20 @@ class HardGateNetwork(nn.Module):
     gate_uses_predictions : bool, default=False
         Feed the flattened base predictions to the gate next to ``x``.
     consensus_weight : float, default=0.0
-        Classification only: add ``consensus_weight * log(support_e)`` to the
-        gate logit of each model ``e``, where ``support_e`` is the probability
-        that the weighted pool (weights ``vote_weights``, a buffer set by
-        :meth:`set_vote_weights`, uniform until then) gives to the class
-        model ``e`` predicts (see :meth:`consensus`). A large weight makes the
-        gate follow the pool's weighted vote -- it picks a model that agrees
-        with it -- and the learned logits override the vote only where they
-        differ by more than the log-support gap times the weight. 0 (the
-        default) leaves the logits as the MLP computes them. The weight is a
-        buffer (``consensus_weight``, saved with the ``state_dict``), so it can
-        be changed after training.
+        Add ``consensus_weight * consensus_e`` to the gate logit of each
+        model ``e`` (see :meth:`consensus`): the pool's weighted vote
+        (weights ``vote_weights``, a buffer set by :meth:`set_vote_weights`,
+        uniform until then). Classification: ``consensus_e`` is the log of
+        the probability the weighted pool gives to the class model ``e``
+        predicts. Regression: minus half the squared distance of model
+        ``e``'s prediction from the pool's weighted mean, relative to the
+        pool's weighted spread around that mean at the sample. A large weight
+        makes the gate follow the pool -- it picks a model that agrees with
+        the vote, or the one closest to the weighted mean -- and the learned
+        logits override that only where they differ by more than the
+        consensus gap times the weight. 0 (the default) leaves the logits as
+        the MLP computes them. The weight is a buffer (``consensus_weight``,
+        saved with the ``state_dict``), so it can be changed after training.
     consensus_in_training : bool, default=True
         Whether the consensus is added in training mode too. False trains the
         MLP on its own and adds the consensus in eval mode only.
@@ -312,21 +319,16 @@ class HardGateNetwork(nn.Module):
             raise ValueError("output_activation is only used for regression")
         if not consensus_weight >= 0:
             raise ValueError(f"consensus_weight must be >= 0, got {consensus_weight!r}")
-        if consensus_weight and task != "classification":
-            raise ValueError("consensus_weight is only used for classification")
         self.task = task
         self.gate_kind = gate
         self.temperature = temperature
         self.gate_uses_predictions = gate_uses_predictions
         self.proba_floor = proba_floor
         self.consensus_in_training = consensus_in_training
-        if task == "classification":
-            self.register_buffer(
-                "vote_weights", torch.full((n_estimators,), 1.0 / n_estimators)
-            )
-            self.register_buffer(
-                "consensus_weight", torch.tensor(float(consensus_weight))
-            )
+        self.register_buffer(
+            "vote_weights", torch.full((n_estimators,), 1.0 / n_estimators)
+        )
+        self.register_buffer("consensus_weight", torch.tensor(float(consensus_weight)))
         n_gate_inputs = n_features + (
             n_estimators * n_outputs if gate_uses_predictions else 0
         )
@@ -378,8 +380,6 @@ class HardGateNetwork(nn.Module):
         weights : array-like of shape (n_estimators,)
             Non-negative, not all zero; they are normalised to sum to 1.
         """
-        if self.task != "classification":
-            raise ValueError("vote weights are only used for classification")
         weights = torch.as_tensor(weights, dtype=self.vote_weights.dtype)
         if (
             weights.shape != self.vote_weights.shape
@@ -395,24 +395,40 @@ class HardGateNetwork(nn.Module):
             self.vote_weights.copy_(weights / weights.sum())
 
     def consensus(self, base_predictions):
-        """Log-support of the pool's weighted vote for each model's class.
+        """How much the pool's weighted vote agrees with each model.
 
-        ``support = sum_e' vote_weights_e' * p_e'`` is the pool's weighted
-        class distribution; entry ``(i, e)`` of the result is
-        ``log(support_i[argmax_c p_e(c | x_i)])``: how much of the pool
-        agrees with model ``e`` on sample ``i``. Models that predict the same
-        class get the same value.
+        Classification: ``support = sum_e' vote_weights_e' * p_e'`` is the
+        pool's weighted class distribution; entry ``(i, e)`` of the result is
+        ``log(support_i[argmax_c p_e(c | x_i)])``, so models that predict the
+        same class get the same value. Regression: with ``m_i = sum_e'
+        vote_weights_e' * p_e'(x_i)`` the pool's weighted mean and ``s_i =
+        sum_e' vote_weights_e' * ||p_e'(x_i) - m_i||^2`` its weighted spread
+        around it, entry ``(i, e)`` is ``-||p_e(x_i) - m_i||^2 / (2 s_i)``
+        (0 where the pool agrees exactly, at least -1000): the model closest
+        to the weighted mean scores highest, whatever the scale of the
+        target.
 
         Parameters
         ----------
-        base_predictions : Tensor of shape (n, n_estimators, n_classes)
-            The base models' class probabilities.
+        base_predictions : Tensor of shape (n, n_estimators, n_outputs)
+            The base models' class probabilities (classification) or
+            predictions (regression).
 
         Returns
         -------
         Tensor of shape (n, n_estimators)
         """
         weights = self.vote_weights.to(base_predictions.dtype)
+        if self.task == "regression":
+            mean = torch.einsum("e,nek->nk", weights, base_predictions)
+            distance = (base_predictions - mean.unsqueeze(1)).square().sum(dim=2)
+            spread = torch.einsum("e,ne->n", weights, distance).unsqueeze(1)
+            tiny = torch.finfo(base_predictions.dtype).tiny
+            # bounded like the classifier's log-support (a model 2000 spreads
+            # away is out either way), so a weight of 0 still adds exactly 0
+            return (-0.5 * distance / spread.clamp(min=tiny)).clamp(
+                min=_MIN_REGRESSION_CONSENSUS
+            )
         support = torch.einsum("e,nec->nc", weights, base_predictions)
         chosen = base_predictions.argmax(dim=2)
         return torch.log(support.gather(1, chosen).clamp(min=self.proba_floor))
@@ -444,10 +460,8 @@ class HardGateNetwork(nn.Module):
         else:
             gate_input = x
         logits = self.gate(gate_input)
-        if self.task == "classification" and (
-            self.consensus_in_training or not self.training
-        ):
-            # a weight of 0 adds exactly 0 (the log-support is finite)
+        if self.consensus_in_training or not self.training:
+            # a weight of 0 adds exactly 0 (the consensus is finite)
             weight = self.consensus_weight.to(logits.dtype)
             logits = logits + weight * self.consensus(base_predictions)
         gate = self.select(logits)
