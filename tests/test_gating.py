@@ -269,6 +269,16 @@ def test_regression_consensus_is_the_scaled_distance_to_the_weighted_mean():
     assert torch.isfinite(net.consensus(far)).all()
     net.consensus_weight.fill_(0.0)
     torch.testing.assert_close(net(x, far)[2], torch.softmax(net.gate(x), 1))
+    # it does not depend on the target's scale, even near float32's limits
+    net = HardGateNetwork(2, 3, 2)
+    net.set_vote_weights([2.0, 1.0, 1.0])
+    for scale in (1e-30, 1e30):
+        torch.testing.assert_close(
+            net.consensus((pred * scale).float()),
+            expected.float(),
+            rtol=1e-5,
+            atol=1e-6,
+        )
 
 
 def test_forward_train_is_forward_without_the_prediction():

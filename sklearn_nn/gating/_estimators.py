@@ -76,7 +76,7 @@ _AUTO_MIN_CLASS_COUNT = 5
 # ... and how many standard deviations of the sign test the gate alone must
 # win by: a regression sample can go either way by a hair, so the test asks
 # for more (measured: z 2.4-6.3 on regional experts, at most 1.6 on six real
-# data sets where the vote helps)
+# data sets of benchmarks/bench_hard_gate_regression.py)
 _AUTO_Z_CLASSIFICATION = 1.0
 _AUTO_Z_REGRESSION = 2.0
 
@@ -915,11 +915,13 @@ class HardGateRegressor(
         check on held-out data says the gate alone is better -- as when each
         base model is right in its own region: a second gate, trained alone
         on 80 % of the gate's training data (the out-of-fold base outputs),
-        must have a clearly lower squared error without the consensus on the
-        other 20 % (the summed differences of squared errors above the
-        square root of their summed squares). That costs a second, smaller
-        gate fit (not the base models'). Below 50 samples the consensus is
-        kept. The weight used is ``consensus_weight_``.
+        must have the lower squared error without the consensus on clearly
+        more of the other 20 % than with it (``b - c > 2 sqrt(b + c)``,
+        where ``b`` and ``c`` count the samples on which it is lower and
+        higher: a sign test, stricter than the classifier's, since a
+        regression sample can go either way by a hair). That costs a
+        second, smaller gate fit (not the base models'). Below 50 samples
+        the consensus is kept. The weight used is ``consensus_weight_``.
     output_activation : {'identity', 'tanh', 'logistic', 'relu', 'gelu'} or None, \
 default=None
         None: the prediction is exactly the chosen model's prediction.

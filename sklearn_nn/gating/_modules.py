@@ -421,11 +421,18 @@ class HardGateNetwork(nn.Module):
         weights = self.vote_weights.to(base_predictions.dtype)
         if self.task == "regression":
             mean = torch.einsum("e,nek->nk", weights, base_predictions)
-            distance = (base_predictions - mean.unsqueeze(1)).square().sum(dim=2)
-            spread = torch.einsum("e,ne->n", weights, distance).unsqueeze(1)
+            deviation = base_predictions - mean.unsqueeze(1)
+            # the ratio below does not depend on the scale: dividing by each
+            # sample's largest deviation first keeps the squares from
+            # overflowing (or underflowing) for targets of any size
             tiny = torch.finfo(base_predictions.dtype).tiny
-            # bounded like the classifier's log-support (a model 2000 spreads
-            # away is out either way), so a weight of 0 still adds exactly 0
+            largest = deviation.abs().amax(dim=(1, 2), keepdim=True)
+            deviation = deviation / largest.clamp(min=tiny)
+            distance = deviation.square().sum(dim=2)
+            spread = torch.einsum("e,ne->n", weights, distance).unsqueeze(1)
+            # bounded like the classifier's log-support (a model whose squared
+            # distance is 2000 spreads is out either way), so a weight of 0
+            # still adds exactly 0
             return (-0.5 * distance / spread.clamp(min=tiny)).clamp(
                 min=_MIN_REGRESSION_CONSENSUS
             )
