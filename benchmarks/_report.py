@@ -61,3 +61,15 @@ def write_results(name, lines):
     path.write_text("\n".join(lines) + "\n")
     print(f"Written to {path}")
     return path
+
+
+def run_groups(groups, worker, jobs, *args):
+    """``{title: rows}`` with ``worker(name, *args)`` for every data set of
+    every group of ``groups`` (``{title: names}``), ``jobs`` data sets at a
+    time in worker processes."""
+    from joblib import Parallel, delayed
+
+    names = [name for group in groups.values() for name in group]
+    rows = Parallel(n_jobs=jobs)(delayed(worker)(name, *args) for name in names)
+    by_name = dict(zip(names, rows))
+    return {title: [by_name[n] for n in group] for title, group in groups.items()}

@@ -62,7 +62,6 @@ import numpy as np
 import pandas as pd
 from deslib.dcs import OLA
 from deslib.des import KNORAE, METADES
-from joblib import Parallel, delayed
 from sklearn import datasets as sk_datasets
 from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -75,7 +74,13 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import validate_data
 
-from benchmarks._report import machine, md_table, versions, write_results
+from benchmarks._report import (
+    machine,
+    md_table,
+    run_groups,
+    versions,
+    write_results,
+)
 from benchmarks._timing import one_thread
 from sklearn_nn import HardGateClassifier
 
@@ -304,14 +309,9 @@ def main():
             "held-out sets, added after the gate's design was fixed": HELD_OUT_SETS,
         }
     repeats = 1 if args.quick else args.repeats
-    names = [name for group in groups.values() for name in group]
-    rows = Parallel(n_jobs=args.jobs)(
-        delayed(timed_evaluate)(name, repeats, args.seed) for name in names
-    )
-    by_name = dict(zip(names, rows))
+    tables = run_groups(groups, timed_evaluate, args.jobs, repeats, args.seed)
     texts = []
-    for title, group in groups.items():
-        table = [by_name[name] for name in group]
+    for title, table in tables.items():
         n_met = sum(row["met (>= -0.005)"] == "yes" for row in table)
         n_above = sum(row["above"] == "yes" for row in table)
         n_best = sum(row["gate - single best"] > 0 for row in table)

@@ -46,7 +46,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
@@ -56,7 +55,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeRegressor
 
-from benchmarks._report import machine, md_table, versions, write_results
+from benchmarks._report import (
+    machine,
+    md_table,
+    run_groups,
+    versions,
+    write_results,
+)
 from benchmarks._timing import one_thread
 from benchmarks.bench_hard_gate_real import corrected_se
 from sklearn_nn import HardGateRegressor
@@ -223,14 +228,9 @@ def main():
             "held-out sets, chosen after the design was fixed": HELD_OUT_SETS,
         }
     repeats = 1 if args.quick else args.repeats
-    names = [name for group in groups.values() for name in group]
-    rows = Parallel(n_jobs=args.jobs)(
-        delayed(timed_evaluate)(name, repeats, args.seed) for name in names
-    )
-    by_name = dict(zip(names, rows))
+    tables = run_groups(groups, timed_evaluate, args.jobs, repeats, args.seed)
     texts = []
-    for title, group in groups.items():
-        table = [by_name[name] for name in group]
+    for title, table in tables.items():
         gate = [_compare(row["gate - single best"]) for row in table]
         alone = [
             _compare(row["gate, consensus 0"] - row["single best"]) for row in table
