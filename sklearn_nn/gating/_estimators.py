@@ -602,7 +602,8 @@ class _HardGateMixin:
 
         ``softmax(logits / temperature)`` of the gate network (``softmax(
         logits)`` for ``gate='gumbel'``), the distribution whose
-        straight-through gradient trains the hard choice. Its argmax is the
+        straight-through gradient trains the hard choice; the logits include
+        the pool's consensus times ``consensus_weight_``. Its argmax is the
         base model :meth:`predict_gate` picks; how close its maximum is to 1
         says how sure the gate is.
 
