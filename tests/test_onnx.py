@@ -119,6 +119,28 @@ def test_tabular_regressors_match_onnxruntime(reg, n_targets):
     np.testing.assert_allclose(variable, reg.predict(X).reshape(len(X), -1), **TOL)
 
 
+def test_hard_gate_regressor_consensus_is_in_the_graph():
+    # three base outputs of similar quality (the target plus independent
+    # noise): the consensus, kept by 'auto', changes which one is picked, and
+    # the graph must pick the same ones
+    rng = np.random.RandomState(0)
+    data = rng.uniform(-1, 1, size=(300, 2))
+    y = np.sin(2 * data[:, 0]) + data[:, 1]
+    noise = rng.normal(size=(300, 3)) * np.array([0.30, 0.33, 0.36])
+    X = np.hstack([data, y[:, None] + noise]).astype(np.float32)
+    reg = HardGateRegressor(
+        base_output_columns=[2, 3, 4], max_epochs=20, random_state=0
+    ).fit(X, y)
+    assert reg.consensus_weight_ == 30.0
+    module = reg.net_.module_
+    chosen = reg.predict_gate(X).argmax(1)
+    module.consensus_weight.fill_(0.0)
+    assert (reg.predict_gate(X).argmax(1) != chosen).mean() > 0.1
+    module.consensus_weight.fill_(30.0)
+    (variable,) = run(to_onnx(reg, X[:1]), X=X)
+    np.testing.assert_allclose(variable.ravel(), reg.predict(X), **TOL)
+
+
 def test_pair_models_predict_and_transform():
     X, y = classification()
     y = (y > 0).astype(int)
