@@ -4,9 +4,12 @@ versions and machine header, results files under ``benchmarks/results/``."""
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import platform
 from pathlib import Path
+
+import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _ALIGN = {"l": "---", "r": "---:", "c": ":---:"}
@@ -63,13 +66,53 @@ def write_results(name, lines):
     return path
 
 
-def run_groups(groups, worker, jobs, *args):
-    """``{title: rows}`` with ``worker(name, *args)`` for every data set of
+def corrected_se(diff, test_fraction):
+    """Standard error of the mean of per-fold differences ``diff``, corrected
+    for the overlap of the training sets (Nadeau and Bengio, 2003): the
+    variance of the mean is ``(1 / J + n_test / n_train) * var(diff)`` over J
+    folds. A gap within about two of these is noise."""
+    ratio = test_fraction / (1.0 - test_fraction)
+    return math.sqrt((1.0 / len(diff) + ratio) * float(np.var(diff, ddof=1)))
+
+
+def rows_table(rows, header, cell):
+    """``header``, a blank line and the markdown table of ``rows`` (dicts
+    with the same keys), each value written by ``cell(column, value)``; the
+    first column left-aligned."""
+    columns = list(rows[0])
+    align = "l" + "r" * (len(columns) - 1)
+    cells = [[cell(c, v) for c, v in row.items()] for row in rows]
+    return "\n".join([header, "", *md_table(columns, cells, align)])
+
+
+def _in_worker(evaluate, setup, name, *args):
+    """``evaluate(name, *args)`` in a worker process: ``setup()`` first, one
+    torch thread, User- and RuntimeWarnings filtered, the time printed."""
+    import time
+    import warnings
+
+    from benchmarks._timing import one_thread
+
+    if setup is not None:
+        setup()
+    one_thread()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    t0 = time.perf_counter()
+    row = evaluate(name, *args)
+    print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    return row
+
+
+def run_groups(groups, evaluate, jobs, *args, setup=None):
+    """``{title: rows}`` with ``evaluate(name, *args)`` for every data set of
     every group of ``groups`` (``{title: names}``), ``jobs`` data sets at a
-    time in worker processes."""
+    time in worker processes (see ``_in_worker``)."""
     from joblib import Parallel, delayed
 
     names = [name for group in groups.values() for name in group]
-    rows = Parallel(n_jobs=jobs)(delayed(worker)(name, *args) for name in names)
+    rows = Parallel(n_jobs=jobs)(
+        delayed(_in_worker)(evaluate, setup, name, *args) for name in names
+    )
     by_name = dict(zip(names, rows))
     return {title: [by_name[n] for n in group] for title, group in groups.items()}

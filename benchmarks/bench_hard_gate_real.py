@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -75,13 +74,13 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import validate_data
 
 from benchmarks._report import (
+    corrected_se,
     machine,
-    md_table,
+    rows_table,
     run_groups,
     versions,
     write_results,
 )
-from benchmarks._timing import one_thread
 from sklearn_nn import HardGateClassifier
 
 
@@ -248,40 +247,12 @@ def evaluate(name, repeats, seed=0):
     }
 
 
-def corrected_se(diff, test_fraction):
-    """Standard error of the mean of per-fold differences ``diff``, corrected
-    for the overlap of the training sets (Nadeau and Bengio, 2003): the
-    variance of the mean is ``(1 / J + n_test / n_train) * var(diff)`` over J
-    folds. A gap within about two of these is noise."""
-    ratio = test_fraction / (1.0 - test_fraction)
-    return float(np.sqrt((1.0 / len(diff) + ratio) * np.var(diff, ddof=1)))
-
-
-def timed_evaluate(name, repeats, seed=0):
-    """``evaluate`` in a worker: one torch thread, the warnings filtered."""
-    restore_validate_data()
-    one_thread()
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=RuntimeWarning)
-    t0 = time.perf_counter()
-    row = evaluate(name, repeats, seed)
-    print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
-    return row
-
-
 def cell(column, value):
     if column in ("gate - target", "gate - single best"):
         return f"{value:+.4f}"
     if isinstance(value, float):
         return f"{value:.1f}" if column == "gate fit s" else f"{value:.4f}"
     return str(value)
-
-
-def to_markdown(table, header):
-    cols = list(table[0])
-    align = "".join("l" if c == "data set" else "r" for c in cols)
-    cells = [[cell(c, v) for c, v in row.items()] for row in table]
-    return "\n".join([header, "", *md_table(cols, cells, align)])
 
 
 def main():
@@ -309,7 +280,9 @@ def main():
             "held-out sets, added after the gate's design was fixed": HELD_OUT_SETS,
         }
     repeats = 1 if args.quick else args.repeats
-    tables = run_groups(groups, timed_evaluate, args.jobs, repeats, args.seed)
+    tables = run_groups(
+        groups, evaluate, args.jobs, repeats, args.seed, setup=restore_validate_data
+    )
     texts = []
     for title, table in tables.items():
         n_met = sum(row["met (>= -0.005)"] == "yes" for row in table)
@@ -324,7 +297,7 @@ def main():
             f"{n_best}/{len(table)}. {versions('sklearn', 'torch')}, "
             f"{machine()}, 1 torch thread."
         )
-        texts.append(to_markdown(table, header))
+        texts.append(rows_table(table, header, cell))
     print("\n\n".join(texts))
     if not args.quick and not args.datasets and args.seed == 0:
         write_results("hard_gate_real.md", ["\n\n".join(texts)])

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -56,14 +55,13 @@ from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeRegressor
 
 from benchmarks._report import (
+    corrected_se,
     machine,
-    md_table,
+    rows_table,
     run_groups,
     versions,
     write_results,
 )
-from benchmarks._timing import one_thread
-from benchmarks.bench_hard_gate_real import corrected_se
 from sklearn_nn import HardGateRegressor
 
 R_SETS = {
@@ -190,17 +188,6 @@ def evaluate(name, repeats, seed=0):
     }
 
 
-def timed_evaluate(name, repeats, seed):
-    """``evaluate`` in a worker: one torch thread, the warnings filtered."""
-    one_thread()
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=RuntimeWarning)
-    t0 = time.perf_counter()
-    row = evaluate(name, repeats, seed)
-    print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
-    return row
-
-
 def cell(column, value):
     if column == "gate - single best":
         return f"{value:+.4f}"
@@ -228,7 +215,7 @@ def main():
             "held-out sets, chosen after the design was fixed": HELD_OUT_SETS,
         }
     repeats = 1 if args.quick else args.repeats
-    tables = run_groups(groups, timed_evaluate, args.jobs, repeats, args.seed)
+    tables = run_groups(groups, evaluate, args.jobs, repeats, args.seed)
     texts = []
     for title, table in tables.items():
         gate = [_compare(row["gate - single best"]) for row in table]
@@ -244,10 +231,7 @@ def main():
             f"on {alone.count('above')} and below on {alone.count('below')}. "
             f"{versions('sklearn', 'torch')}, {machine()}, 1 torch thread."
         )
-        cols = list(table[0])
-        align = "".join("l" if c == "data set" else "r" for c in cols)
-        cells = [[cell(c, v) for c, v in row.items()] for row in table]
-        texts.append("\n".join([header, "", *md_table(cols, cells, align)]))
+        texts.append(rows_table(table, header, cell))
     print("\n\n".join(texts))
     if not args.quick and args.seed == 0:
         write_results("hard_gate_regression.md", ["\n\n".join(texts)])

@@ -529,6 +529,7 @@ class _HardGateMixin:
             counts = np.bincount(target, minlength=len(self.classes_))
             if counts.min() < _AUTO_MIN_CLASS_COUNT:
                 return _AUTO_CONSENSUS_WEIGHT
+        w = np.ones(len(target)) if weight is None else np.asarray(weight, float)
         seed = int(check_random_state(self.random_state).randint(_SEED_MAX))
         fit, held = train_test_split(
             np.arange(len(target)),
@@ -536,6 +537,8 @@ class _HardGateMixin:
             stratify=target if classifier else None,
             random_state=seed,
         )
+        if not w[held].sum() > 0:
+            return _AUTO_CONSENSUS_WEIGHT
         # the gate's training data as precomputed base outputs: the gate's
         # features, then each base model's outputs (class probabilities)
         x, base = (t.numpy() for t in data.inputs)
@@ -556,7 +559,6 @@ class _HardGateMixin:
         if classifier:
             params["class_weight"] = None  # already in ``weight``
         alone = clone(self).set_params(**params)
-        w = np.ones(len(target)) if weight is None else np.asarray(weight, float)
         y = target if classifier or self._y_ndim == 2 else target.ravel()
         alone.fit(X_all[fit], y[fit], sample_weight=w[fit])
         errors = []
@@ -571,8 +573,6 @@ class _HardGateMixin:
         # a sign test: held-out samples on which the gate alone errs less
         # (b) or more (c) than with the vote, weighted
         d = errors[1] - errors[0]
-        if not w[held].sum() > 0:
-            return _AUTO_CONSENSUS_WEIGHT
         w_held = w[held] / w[held].mean()
         b, c = w_held[d > 0].sum(), w_held[d < 0].sum()
         z = _AUTO_Z_CLASSIFICATION if classifier else _AUTO_Z_REGRESSION

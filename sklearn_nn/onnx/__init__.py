@@ -75,6 +75,9 @@ _TABULAR_ESTIMATORS = (
     HardGateRegressor,
     *_PAIR_ESTIMATORS,
 )
+# the skl2onnx options a user may set on a classifier (registered below with
+# the internal ones) and their values
+_USER_CLASSIFIER_OPTIONS = {"zipmap": [True, False, "columns"]}
 _NUMPY_OF_PROTO = {
     TensorProto.FLOAT: np.float32,
     TensorProto.DOUBLE: np.float64,
@@ -213,7 +216,7 @@ def _check_options(options, final):
             "options must be a dict of skl2onnx options such as "
             f"{{'zipmap': True}}, or None; got {type(options).__name__}."
         )
-    allowed = {"zipmap": [True, False, "columns"]} if is_classifier(final) else {}
+    allowed = _USER_CLASSIFIER_OPTIONS if is_classifier(final) else {}
     for key, value in options.items():
         if key not in allowed:
             known = ", ".join(repr(k) for k in allowed) or "none"
@@ -618,7 +621,7 @@ def _register():
         if is_classifier(cls()):
             # (skl2onnx's classifier shape calculator reads 'nocl'; labels
             # are always the classes)
-            options["zipmap"] = [True, False, "columns"]
+            options.update({k: list(v) for k, v in _USER_CLASSIFIER_OPTIONS.items()})
             options["nocl"] = [False]
         if cls in _PAIR_ESTIMATORS:
             options["transform"] = [False, True]
