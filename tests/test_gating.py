@@ -2,6 +2,7 @@
 one-hot selection, out-of-fold training, and learning where selection pays."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -1104,3 +1105,30 @@ def test_precomputed_base_outputs_classifier_and_errors():
         HardGateClassifier(base_output_columns=[[0, 1], [2, 3]], max_epochs=1).fit(
             a.repeat(2, axis=1), y
         )
+
+
+@pytest.mark.parametrize("cls", [HardGateClassifier, HardGateRegressor])
+@pytest.mark.parametrize("weights", ["zeros first half", "tiny", "huge"])
+def test_auto_consensus_check_with_extreme_sample_weights(cls, weights):
+    # the held-out check runs from 50 samples (the fuzz suite's 40 stay below)
+    X, y = make_classification(n_samples=120, n_features=4, random_state=0)
+    # base models that take any positive weights quietly (ridge and kernel
+    # ridge warn of an ill-conditioned system at 1e300)
+    pool = [("logistic", LogisticRegression()), ("nb", GaussianNB())]
+    if cls is HardGateRegressor:
+        y = X[:, 0] + 0.1 * X[:, 1]
+        pool = [
+            ("stump", DecisionTreeRegressor(max_depth=1)),
+            ("tree", DecisionTreeRegressor(max_depth=3)),
+        ]
+    w = {
+        "zeros first half": np.r_[np.zeros(60), np.ones(60)],
+        "tiny": np.full(120, 1e-300),
+        "huge": np.full(120, 1e300),
+    }[weights]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        est = cls(estimators=pool, max_epochs=5, random_state=0)
+        est.fit(X, y, sample_weight=w)
+    assert est.consensus_weight_ in (0.0, 30.0)
+    assert np.isfinite(est.predict(X).astype(float)).all()
