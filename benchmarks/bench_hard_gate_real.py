@@ -11,10 +11,12 @@ Test accuracy, mean over the folds, of:
 * ``HardGateClassifier(estimators=pool)`` at its defaults
   (``consensus_weight='auto'``, ``best_model_prior=2.0``,
   ``misclassification_cost=10``), and for the ablation with
-  ``consensus_weight=0`` (the previous defaults: the trained gate alone) and
-  the first gate (no consensus, random start, log-loss only);
-* the single best base model: the pool member with the best 5-fold CV
-  accuracy on the training fold (the gate's own ``oof_scores_``, which are
+  ``consensus_weight=0`` (the previous defaults: the trained gate alone),
+  the first gate (no consensus, random start, log-loss only) and
+  ``cv=StratifiedKFold(5)`` (out-of-fold predictions from folds in the rows'
+  order, the default before ``cv=5`` shuffled);
+* the single best base model: the pool member with the best shuffled 5-fold
+  CV accuracy on the training fold (the gate's own ``oof_scores_``, which are
   exactly those CV accuracies), refitted on the training fold;
 * DESlib 0.3.7: KNORA-E, META-DES and OLA with the pool fitted on half of each
   training fold and the other half as their dynamic-selection set. DESlib
@@ -65,7 +67,11 @@ from sklearn import datasets as sk_datasets
 from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    train_test_split,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import LabelEncoder, StandardScaler
@@ -130,6 +136,9 @@ DATASETS = tuple(n for n in (*SKLEARN_SETS, *R_SETS) if n not in HELD_OUT_SETS)
 DES_METHODS = {"KNORA-E": KNORAE, "META-DES": METADES, "OLA": OLA}
 GATES = {
     "hard gate (defaults)": {},
+    # the gate's folds before they were shuffled: in the rows' order, as
+    # scikit-learn's cv=5 (Smarket and Weekly are sorted by date)
+    "ordered folds": {"cv": StratifiedKFold(5)},
     # the defaults of the previous round: no consensus, the gate's own
     # temperature and learning rate
     "consensus_weight=0": {"consensus_weight": 0.0, "temperature": 1.0, "lr": 1e-3},
@@ -228,6 +237,7 @@ def evaluate(name, repeats, seed=0):
         "data set": name,
         "n, d, classes": f"{X.shape[0]}, {X.shape[1]}, {len(np.unique(y))}",
         "hard gate": gate,
+        "gate, ordered folds": mean["ordered folds"],
         "gate, consensus 0": mean["consensus_weight=0"],
         "first gate": mean["first gate"],
         "single best": mean["single best base model"],

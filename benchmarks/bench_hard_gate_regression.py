@@ -8,7 +8,9 @@ and an RBF ``SVR``. Test R^2, mean over the folds, of:
 
 * ``HardGateRegressor(estimators=pool)`` at its defaults
   (``consensus_weight='auto'``) and with ``consensus_weight=0`` (the gate
-  alone, the previous default);
+  alone, the previous default) and with ``cv=KFold(5)`` (out-of-fold
+  predictions from folds in the rows' order, the default before ``cv=5``
+  shuffled);
 * the single best base model: the pool member with the best 5-fold CV R^2 on
   the training fold (the gate's own ``oof_scores_``), refitted on it;
 * for reference, the mean of the pool's predictions (scikit-learn's
@@ -48,7 +50,7 @@ import pandas as pd
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
-from sklearn.model_selection import RepeatedKFold
+from sklearn.model_selection import KFold, RepeatedKFold
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
@@ -132,6 +134,9 @@ def one_fold(X_train, y_train, X_test, y_test, seed):
     scores["hard gate"] = gate.score(X_test, y_test)
     alone = HardGateRegressor(estimators=pool(), random_state=seed, consensus_weight=0)
     scores["gate, consensus 0"] = alone.fit(X_train, y_train).score(X_test, y_test)
+    # the gate's folds before they were shuffled: in the rows' order
+    ordered = HardGateRegressor(estimators=pool(), random_state=seed, cv=KFold(5))
+    scores["gate, ordered folds"] = ordered.fit(X_train, y_train).score(X_test, y_test)
     best = int(np.argmax(gate.oof_scores_))
     preds = np.stack([e.predict(X_test) for e in gate.estimators_], axis=1)
     scores["single best"] = r2_score(y_test, preds[:, best])
@@ -176,6 +181,7 @@ def evaluate(name, repeats, seed=0):
         "n, d": f"{X.shape[0]}, {X.shape[1]}",
         "hard gate": mean["hard gate"],
         "gate, consensus 0": mean["gate, consensus 0"],
+        "gate, ordered folds": mean["gate, ordered folds"],
         "single best": mean["single best"],
         "gate - single best": diff.mean(),
         "SE": corrected_se(diff, test_fraction=0.2),

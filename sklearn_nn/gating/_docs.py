@@ -51,12 +51,19 @@ base_output_columns : list of int or of lists of int, or None, default=None
         initialised gate, whose first choices are arbitrary.
     cv : int, cross-validation generator, iterable or 'prefit', default=5
         How the out-of-fold base predictions that train the gate are made,
-        as in :class:`~sklearn.ensemble.StackingClassifier`. An int is the
-        number of folds of an unshuffled (Stratified)KFold, so the folds are
-        fixed by the data. 'prefit': ``estimators`` are already fitted and are
-        used as they are (not cloned, not refitted); the gate is trained on
-        their predictions of the ``X`` passed to ``fit``, which should
-        therefore be data the base models were not trained on."""
+        as in :class:`~sklearn.ensemble.StackingClassifier`, with one
+        difference: an int is the number of folds of a *shuffled*
+        (Stratified)KFold, seeded from ``random_state`` (scikit-learn's
+        int means folds in the rows' order). The gate learns where each
+        model is right from these predictions, and folds in the rows' order
+        turn them into extrapolations when the rows are sorted (by time,
+        group or target), with errors the refitted models do not make (see
+        the User Guide). A splitter or an iterable of splits is used as
+        given: ``StratifiedKFold(5)`` keeps the rows' order. 'prefit':
+        ``estimators`` are already fitted and are used as they are (not
+        cloned, not refitted); the gate is trained on their predictions of
+        the ``X`` passed to ``fit``, which should therefore be data the base
+        models were not trained on."""
 
 
 def _fill_shared_doc(cls):
