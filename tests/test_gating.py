@@ -698,6 +698,36 @@ def test_learns_which_model_is_right_where(gate):
     assert acc > oracle - 0.03, (acc, oracle)
     picked_right = np.mean(clf.predict_gate(X_test).argmax(1) == np.where(left, 0, 1))
     assert picked_right > 0.9
+    # regional experts: the check leaves the vote out. With one 80/20 split
+    # (b = 4, c = 2) it kept the vote for the Gumbel gate and lost 0.05; the
+    # cross-fitted check counts every sample
+    assert clf.consensus_weight_ == 0.0
+
+
+def test_auto_check_is_cross_fitted_over_three_folds(monkeypatch):
+    # every training sample is held out exactly once, by three gates
+    X, y, _ = two_regions(150, 0)
+    pool = [
+        ("a", on_column(1, LogisticRegression())),
+        ("b", on_column(2, LogisticRegression())),
+    ]
+    held = []
+    original = HardGateClassifier.predict
+
+    def recording_predict(self, X):
+        if self.base_output_columns is not None:  # the check's gates
+            held.append(np.asarray(X)[:, :3])
+        return original(self, X)
+
+    monkeypatch.setattr(HardGateClassifier, "predict", recording_predict)
+    HardGateClassifier(estimators=pool, max_epochs=3, random_state=0).fit(X, y)
+    # each gate predicts its fold twice (without and with the vote)
+    assert len(held) == 6
+    rows = np.concatenate(held[::2])
+    np.testing.assert_array_equal(
+        np.sort(rows, axis=0), np.sort(X.astype(np.float32), axis=0)
+    )
+    assert not np.array_equal(held[0], held[2])
 
 
 @pytest.mark.slow
