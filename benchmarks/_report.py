@@ -85,6 +85,18 @@ def rows_table(rows, header, cell):
     return "\n".join([header, "", *md_table(columns, cells, align)])
 
 
+def publish_tables(tables, header, cell, results_name=None):
+    """Print one markdown table per group of ``tables`` (``{title: rows}``),
+    each under ``header(title, rows)``, and write them all to
+    ``results/<results_name>`` when it is given."""
+    text = "\n\n".join(
+        rows_table(rows, header(title, rows), cell) for title, rows in tables.items()
+    )
+    print(text)
+    if results_name is not None:
+        write_results(results_name, [text])
+
+
 def _in_worker(evaluate, setup, name, *args):
     """``evaluate(name, *args)`` in a worker process: ``setup()`` first, one
     torch thread, User- and RuntimeWarnings filtered, the time printed."""

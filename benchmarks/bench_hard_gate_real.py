@@ -82,10 +82,9 @@ from sklearn.utils.validation import validate_data
 from benchmarks._report import (
     corrected_se,
     machine,
-    rows_table,
+    publish_tables,
     run_groups,
     versions,
-    write_results,
 )
 from sklearn_nn import HardGateClassifier
 
@@ -293,12 +292,12 @@ def main():
     tables = run_groups(
         groups, evaluate, args.jobs, repeats, args.seed, setup=restore_validate_data
     )
-    texts = []
-    for title, table in tables.items():
+
+    def header(title, table):
         n_met = sum(row["met (>= -0.005)"] == "yes" for row in table)
         n_above = sum(row["above"] == "yes" for row in table)
         n_best = sum(row["gate - single best"] > 0 for row in table)
-        header = (
+        return (
             f"Hard gate vs its pool's best model and DESlib, {title}: repeated "
             f"stratified 5-fold CV ({repeats} repeat(s), split seed {args.seed}), "
             "mean test accuracy. "
@@ -307,10 +306,9 @@ def main():
             f"{n_best}/{len(table)}. {versions('sklearn', 'torch')}, "
             f"{machine()}, 1 torch thread."
         )
-        texts.append(rows_table(table, header, cell))
-    print("\n\n".join(texts))
-    if not args.quick and not args.datasets and args.seed == 0:
-        write_results("hard_gate_real.md", ["\n\n".join(texts)])
+
+    write = not args.quick and not args.datasets and args.seed == 0
+    publish_tables(tables, header, cell, "hard_gate_real.md" if write else None)
 
 
 if __name__ == "__main__":

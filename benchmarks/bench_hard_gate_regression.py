@@ -59,10 +59,9 @@ from sklearn.tree import DecisionTreeRegressor
 from benchmarks._report import (
     corrected_se,
     machine,
-    rows_table,
+    publish_tables,
     run_groups,
     versions,
-    write_results,
 )
 from sklearn_nn import HardGateRegressor
 
@@ -222,13 +221,13 @@ def main():
         }
     repeats = 1 if args.quick else args.repeats
     tables = run_groups(groups, evaluate, args.jobs, repeats, args.seed)
-    texts = []
-    for title, table in tables.items():
+
+    def header(title, table):
         gate = [_compare(row["gate - single best"]) for row in table]
         alone = [
             _compare(row["gate, consensus 0"] - row["single best"]) for row in table
         ]
-        header = (
+        return (
             f"Hard-gate regressor vs its pool's best model, {title}: repeated "
             f"5-fold CV ({repeats} repeat(s), split seed {args.seed}), mean test "
             f"R^2. Against the single best model (level: within {LEVEL} R^2) "
@@ -237,10 +236,9 @@ def main():
             f"on {alone.count('above')} and below on {alone.count('below')}. "
             f"{versions('sklearn', 'torch')}, {machine()}, 1 torch thread."
         )
-        texts.append(rows_table(table, header, cell))
-    print("\n\n".join(texts))
-    if not args.quick and args.seed == 0:
-        write_results("hard_gate_regression.md", ["\n\n".join(texts)])
+
+    write = not args.quick and args.seed == 0
+    publish_tables(tables, header, cell, "hard_gate_regression.md" if write else None)
 
 
 if __name__ == "__main__":
