@@ -603,10 +603,9 @@ def test_untrained_gate_with_consensus_is_the_accuracy_weighted_vote():
         consensus_weight=10.0,
         random_state=0,
     ).fit(X, y)
-    # by hand: weights exp((score - best) / 0.01), the weighted pool's
-    # distribution, each model's class looked up in it
-    weights = np.exp((clf.oof_scores_ - clf.oof_scores_.max()) / 0.01)
-    weights /= weights.sum()
+    # by hand: the weighted pool's distribution (weights: vote_weights_,
+    # tested on their own below), each model's class looked up in it
+    weights = clf.vote_weights_ / clf.vote_weights_.sum()
     proba = np.stack([e.predict_proba(X) for e in clf.estimators_], 1)
     support = np.einsum("e,nec->nc", weights, proba)
     chosen = proba.argmax(2)
@@ -619,6 +618,85 @@ def test_untrained_gate_with_consensus_is_the_accuracy_weighted_vote():
         rtol=1e-4,
         atol=1e-6,
     )
+
+
+def _paired_vote_weights(scores, per_sample, w, scale):
+    """exp(-gap / max(scale, se)), written out sample by sample."""
+    best = int(np.argmax(scores))
+    out = []
+    for e in range(per_sample.shape[1]):
+        d = per_sample[:, best] - per_sample[:, e]
+        mean = np.sum(w * d) / np.sum(w)
+        se = np.sqrt(np.sum(w**2 * (d - mean) ** 2)) / np.sum(w)
+        out.append(np.exp(-(scores[best] - scores[e]) / max(scale, se)))
+    return np.array(out)
+
+
+def test_vote_weights_by_hand_classifier():
+    # precomputed outputs of three models on noise-free labels: model 0 right
+    # on 90 %, model 1 on 88 % (a gap within the noise), model 2 on 60 %
+    rng = np.random.RandomState(0)
+    n = 400
+    y = rng.randint(0, 2, n)
+    right = np.stack([rng.rand(n) < p for p in (0.9, 0.88, 0.6)], 1)
+    said = np.where(right, y[:, None], 1 - y[:, None])
+    proba = [np.eye(2)[said[:, e]] * 0.6 + 0.2 for e in range(3)]
+    X = np.hstack([rng.normal(size=(n, 2))] + proba)
+    w = rng.uniform(0.5, 2.0, n)
+    clf = HardGateClassifier(
+        base_output_columns=[[2, 3], [4, 5], [6, 7]], max_epochs=1, random_state=0
+    ).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(
+        clf.oof_scores_, [np.average(right[:, e], weights=w) for e in range(3)]
+    )
+    expected = _paired_vote_weights(clf.oof_scores_, right.astype(float), w, 0.01)
+    np.testing.assert_allclose(clf.vote_weights_, expected, rtol=1e-10, atol=1e-12)
+    # the other of the near-tie votes with most of the best one's weight,
+    # which the fixed scale 0.01 alone would cut to exp(-gap / 0.01) (about
+    # 1/3 here); the weak model is out
+    best = int(np.argmax(clf.oof_scores_[:2]))
+    gap = clf.oof_scores_[best] - clf.oof_scores_[1 - best]
+    assert gap > 0.01
+    assert clf.vote_weights_[best] == 1.0
+    assert clf.vote_weights_[1 - best] > max(0.5, 1.5 * np.exp(-gap / 0.01))
+    assert clf.vote_weights_[2] < 1e-3
+
+
+def test_vote_weights_by_hand_regressor():
+    # two models with almost the same noise, one far noisier, on 100 samples
+    rng = np.random.RandomState(1)
+    n = 100
+    y = rng.normal(size=(n, 2)) * [1.0, 3.0]
+    outputs = [
+        y + rng.normal(scale=s, size=y.shape) * [1.0, 3.0] for s in (0.8, 0.85, 3.0)
+    ]
+    X = np.hstack([rng.normal(size=(n, 1))] + outputs)
+    w = rng.uniform(0.5, 2.0, n)
+    reg = HardGateRegressor(
+        base_output_columns=[[1, 2], [3, 4], [5, 6]], max_epochs=1, random_state=0
+    ).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(
+        reg.oof_scores_,
+        [r2_score(y, o, sample_weight=w) for o in outputs],
+    )
+    # a sample's part of R^2 (up to a constant): minus its squared residuals
+    # over each output's weighted total sum of squares, times sum(w)
+    total = (w[:, None] * (y - np.average(y, axis=0, weights=w)) ** 2).sum(0)
+    per_sample = np.stack(
+        [-(w.sum() * (o - y) ** 2 / total).mean(1) for o in outputs], 1
+    )
+    np.testing.assert_allclose(
+        np.average(per_sample, axis=0, weights=w) + 1, reg.oof_scores_
+    )
+    expected = _paired_vote_weights(reg.oof_scores_, per_sample, w, 0.03)
+    np.testing.assert_allclose(reg.vote_weights_, expected, rtol=1e-6)
+    # the R^2 gap of the near-tie is larger than the scale 0.03 but within
+    # its noise: the weight stays high, where exp(-gap / 0.03) is about 0.25
+    best = int(np.argmax(reg.oof_scores_[:2]))
+    gap = reg.oof_scores_[best] - reg.oof_scores_[1 - best]
+    assert gap > 0.03
+    assert reg.vote_weights_[1 - best] > max(0.5, 2 * np.exp(-gap / 0.03))
+    assert reg.vote_weights_[2] < 1e-3
 
 
 def test_consensus_overrules_the_best_model_where_the_others_agree():

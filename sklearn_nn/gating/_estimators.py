@@ -66,9 +66,12 @@ _GATING_CONSTRAINTS = {
 }
 
 
-# a base model one point of out-of-fold accuracy (classification), or three
-# points of out-of-fold R^2 (regression), below the best one votes with 1/e of
-# its weight in the consensus (``consensus_weight``)
+# the consensus vote (``consensus_weight``) weighs a base model by
+# ``exp(-gap / max(scale, se))``: ``gap`` is how far its out-of-fold score is
+# below the best one, ``se`` the standard error of that gap. A model one
+# point of out-of-fold accuracy (classification) or three points of R^2
+# (regression) below the best one votes with 1/e of the best one's weight,
+# or more where so small a gap is within the noise of the scores
 _VOTE_ACCURACY_SCALE = 0.01
 _VOTE_R2_SCALE = 0.03
 # consensus_weight='auto': the weight of the vote added to the trained gate,
@@ -85,10 +88,27 @@ _AUTO_Z_CLASSIFICATION = 1.0
 _AUTO_Z_REGRESSION = 2.0
 
 
-def _vote_weights(oof_scores, scale):
-    """The consensus vote's weights: ``exp((score - best) / scale)``."""
+def _vote_weights(oof_scores, per_sample, weight, scale):
+    """The consensus vote's weights, ``exp(-gap / max(scale, se))``.
+
+    ``per_sample`` (n_samples, n_estimators) holds each base model's score
+    on each sample, whose weighted mean is its out-of-fold score (1 where it
+    is right for a classifier); ``gap`` is the best score minus the model's
+    and ``se`` the standard error of the weighted mean of the paired
+    per-sample differences. On data where the models' scores differ by less
+    than their noise (no model beats the class prior, say), picking the model
+    that happened to score best is a coin flip, and the vote of the pool is
+    the more accurate choice; a gap of many standard errors still leaves the
+    weaker models out.
+    """
     scores = np.asarray(oof_scores, dtype=np.float64)
-    return np.exp((scores - scores.max()) / scale)
+    best = int(np.argmax(scores))
+    w = np.ones(len(per_sample)) if weight is None else np.asarray(weight, float)
+    w = w / w.max()  # the standard error does not depend on the weights' scale
+    diff = per_sample[:, [best]] - per_sample
+    mean = w @ diff / w.sum()
+    se = np.sqrt(np.square(w) @ np.square(diff - mean)) / w.sum()
+    return np.exp((scores - scores[best]) / np.maximum(scale, se))
 
 
 class _HardGateMixin:
@@ -333,7 +353,7 @@ class _HardGateMixin:
             **{name: est for (name, _), est in zip(named, fitted)}
         )
         base = np.stack(outputs, axis=1)
-        self.oof_scores_ = self._score_base_outputs(base, target, weight)
+        self._score_base_outputs(base, target, weight)
         base = base.astype(self._numpy_dtype)
         return TensorBatches(
             (_as_tensor(X, self._numpy_dtype), torch.from_numpy(base)),
@@ -441,7 +461,7 @@ class _HardGateMixin:
             )
         self.estimators_ = []
         self.named_estimators_ = Bunch()
-        self.oof_scores_ = self._score_base_outputs(base, target, weight)
+        self._score_base_outputs(base, target, weight)
         return TensorBatches(
             (
                 _as_tensor(X_gate, self._numpy_dtype),
@@ -452,22 +472,40 @@ class _HardGateMixin:
         )
 
     def _score_base_outputs(self, base, target, weight):
-        """Each base model's score on the gate's training data: accuracy
-        (classifiers) or R^2 (regressors) of ``base`` (n, E, k), weighted."""
+        """Set ``oof_scores_``, each base model's score on the gate's
+        training data (accuracy for classifiers, R^2 for regressors, of
+        ``base`` (n, E, k), weighted), and ``vote_weights_``."""
         if is_classifier(self):
-            return np.array(
-                [
-                    accuracy_score(target, base[:, e].argmax(1), sample_weight=weight)
-                    for e in range(base.shape[1])
-                ]
-            )
-        target = np.asarray(target, dtype=np.float64).reshape(base.shape[0], -1)
-        return np.array(
-            [
+            per_sample = (base.argmax(axis=2) == target[:, None]).astype(float)
+            scores = [
+                accuracy_score(target, base[:, e].argmax(1), sample_weight=weight)
+                for e in range(base.shape[1])
+            ]
+            scale = _VOTE_ACCURACY_SCALE
+        else:
+            target = np.asarray(target, dtype=np.float64).reshape(base.shape[0], -1)
+            scores = [
                 r2_score(target, base[:, e], sample_weight=weight)
                 for e in range(base.shape[1])
             ]
-        )
+            # R^2 = mean over outputs of 1 - sum(w r^2) / total: a sample's
+            # part is minus its squared residuals over the output's total sum
+            # of squares (times sum(w), so that the weighted mean adds up);
+            # a constant output (total 0) adds the same to every model
+            w = np.ones(len(target)) if weight is None else np.asarray(weight, float)
+            w = w / w.max()
+            centre = w @ target / w.sum()
+            total = w @ np.square(target - centre)
+            residual = np.square(base - target[:, None, :])
+            per_sample = -np.divide(
+                residual * w.sum(),
+                total,
+                out=np.zeros_like(residual),
+                where=total > 0,
+            ).mean(axis=2)
+            scale = _VOTE_R2_SCALE
+        self.oof_scores_ = np.array(scores)
+        self.vote_weights_ = _vote_weights(self.oof_scores_, per_sample, weight, scale)
 
     def _prefer_best(self, module):
         """Start the gate at the base model with the best ``oof_scores_``."""
@@ -520,8 +558,7 @@ class _HardGateMixin:
     def _with_consensus(self, module):
         """``module`` with the vote's weights set and the gate started at
         the best base model."""
-        scale = _VOTE_ACCURACY_SCALE if is_classifier(self) else _VOTE_R2_SCALE
-        module.set_vote_weights(_vote_weights(self.oof_scores_, scale))
+        module.set_vote_weights(self.vote_weights_)
         return self._prefer_best(module)
 
     def _post_fit(self, X, target, weight, data):
@@ -700,9 +737,12 @@ class HardGateClassifier(
         Guide).
     consensus_weight : float or 'auto', default='auto'
         How much the pool's vote counts in the choice. The vote weighs each
-        base model by ``exp((oof_score - best oof_score) / 0.01)`` (a model
-        one point of out-of-fold accuracy below the best one has 1/e of its
-        weight) and gives each class the weighted mean of the models'
+        base model by ``exp(-gap / max(0.01, se))`` (``vote_weights_``),
+        where ``gap`` is how far its out-of-fold accuracy is below the best
+        one and ``se`` the standard error of that gap, from the samples on
+        which the two differ: a model one point below the best one has 1/e of
+        its weight, or more where one point is within the noise of the
+        scores. It gives each class the weighted mean of the models'
         probabilities; ``consensus_weight * log(vote for the class model e
         predicts)`` is added to the gate's logit for model ``e``, so the gate
         picks a model that agrees with the vote unless its learned logits
@@ -740,7 +780,9 @@ class HardGateClassifier(
         out-of-fold predictions (with ``cv='prefit'``, its predictions of the
         ``X`` passed to ``fit``; with ``base_output_columns``, the given
         columns). The gate starts from the best of them (see
-        ``best_model_prior``) and they weigh the pool's vote (see
+        ``best_model_prior``).
+    vote_weights_ : ndarray of shape (n_estimators,)
+        Each base model's weight in the pool's vote, 1 for the best one (see
         ``consensus_weight``).
     consensus_weight_ : float
         The weight of the pool's vote in the gate's logits: ``consensus_weight``
@@ -935,30 +977,31 @@ class HardGateRegressor(
         parameter of this estimator (``lr``, ``tol``, ...).
     {gating_parameters}
     consensus_weight : float or 'auto', default='auto'
-        How much the pool's consensus counts in the choice. The pool's
-        weighted mean prediction weighs each base model by ``exp((oof_score
-        - best oof_score) / 0.03)`` (a model three points of out-of-fold R^2
-        below the best one has 1/e of its weight); ``consensus_weight *
-        c_e`` is added to the gate's logit for model ``e``, where ``c_e =
-        -d_e^2 / (2 s^2)``, ``d_e`` is the distance of model ``e``'s
-        prediction from the weighted mean and ``s^2`` the pool's weighted
-        mean of ``d^2`` at the sample. So the gate picks the model closest to
-        the weighted mean unless its learned logits say otherwise by more:
-        a choice that follows the pool's agreement, which averages out part
-        of each model's noise (see the User Guide). A float: that weight, in
-        training and prediction (0: no consensus). 'auto': the gate is
-        trained alone, then the consensus is added with weight 30 unless a
-        check on held-out data says the gate alone is better -- as when each
+        How much the pool's consensus counts in the choice. The pool's weighted
+        mean prediction weighs each base model by ``exp(-gap / max(0.03, se))``
+        (``vote_weights_``), where ``gap`` is how far its out-of-fold R^2 is
+        below the best one and ``se`` the standard error of that gap, from the
+        paired per-sample squared errors (a model three points of R^2 below the
+        best one has 1/e of its weight, or more where three points are within
+        the noise of the scores); ``consensus_weight * c_e`` is added to the
+        gate's logit for model ``e``, where ``c_e = -d_e^2 / (2 s^2)``, ``d_e``
+        is the distance of model ``e``'s prediction from the weighted mean and
+        ``s^2`` the pool's weighted mean of ``d^2`` at the sample. So the gate
+        picks the model closest to the weighted mean unless its learned logits
+        say otherwise by more: a choice that follows the pool's agreement, which
+        averages out part of each model's noise (see the User Guide). A float:
+        that weight, in training and prediction (0: no consensus). 'auto': the
+        gate is trained alone, then the consensus is added with weight 30 unless
+        a check on held-out data says the gate alone is better -- as when each
         base model is right in its own region: the gate's training data (the
         out-of-fold base outputs) is split in 3 folds, and on each a gate
-        trained alone on the other two must have the lower squared error
-        without the consensus on clearly more samples than with it, over all
-        three folds (``b - c > 2 sqrt(b + c)``, where ``b`` and ``c`` count
-        the samples on which it is lower and higher: a sign test, stricter
-        than the classifier's, since a regression sample can go either way
-        by a hair). That costs three smaller gate fits (not the base
-        models'). Below 50 samples the consensus is kept. The weight used
-        is ``consensus_weight_``.
+        trained alone on the other two must have the lower squared error without
+        the consensus on clearly more samples than with it, over all three folds
+        (``b - c > 2 sqrt(b + c)``, where ``b`` and ``c`` count the samples on
+        which it is lower and higher: a sign test, stricter than the
+        classifier's, since a regression sample can go either way by a hair).
+        That costs three smaller gate fits (not the base models'). Below 50
+        samples the consensus is kept. The weight used is ``consensus_weight_``.
     output_activation : {'identity', 'tanh', 'logistic', 'relu', 'gelu'} or None, \
 default=None
         None: the prediction is exactly the chosen model's prediction.
@@ -979,8 +1022,10 @@ default=None
         out-of-fold predictions (with ``cv='prefit'``, its predictions of the
         ``X`` passed to ``fit``; with ``base_output_columns``, the given
         columns). The gate starts from the best of them (see
-        ``best_model_prior``) and they weigh the pool's consensus (see
-        ``consensus_weight``).
+        ``best_model_prior``).
+    vote_weights_ : ndarray of shape (n_estimators,)
+        Each base model's weight in the pool's consensus, 1 for the best one
+        (see ``consensus_weight``).
     consensus_weight_ : float
         The weight of the pool's consensus in the gate's logits:
         ``consensus_weight`` when it is a float; with 'auto', 30 or 0 (the
