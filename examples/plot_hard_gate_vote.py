@@ -97,7 +97,7 @@ for name, load in [("wine", load_wine), ("breast_cancer", load_breast_cancer)]:
 # or two either way. Over the 11 data sets of
 # ``benchmarks/bench_hard_gate_real.py`` (10 times repeated 5-fold CV, see the
 # User Guide) the gate with the vote is above the best model on 10 sets and
-# by 0.0019 on average, the gate alone on 6 and by 0.0004 (below it on 3);
+# by 0.0021 on average, the gate alone on 6 and by 0.0004 (below it on 3);
 # in the User Guide's experiment on other splits the gate alone was below the
 # best model on average.
 fig, ax = plt.subplots(figsize=(7, 3.5))
