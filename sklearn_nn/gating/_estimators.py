@@ -88,7 +88,7 @@ _AUTO_Z_CLASSIFICATION = 1.0
 _AUTO_Z_REGRESSION = 2.0
 
 
-def _vote_weights(oof_scores, per_sample, weight, scale):
+def _vote_weights(oof_scores, per_sample, w, scale):
     """The consensus vote's weights, ``exp(-gap / max(scale, se))``.
 
     ``per_sample`` (n_samples, n_estimators) holds each base model's score
@@ -99,12 +99,10 @@ def _vote_weights(oof_scores, per_sample, weight, scale):
     than their noise (no model beats the class prior, say), picking the model
     that happened to score best is a coin flip, and the vote of the pool is
     the more accurate choice; a gap of many standard errors still leaves the
-    weaker models out.
+    weaker models out. ``w``: the sample weights (any positive scale).
     """
     scores = np.asarray(oof_scores, dtype=np.float64)
     best = int(np.argmax(scores))
-    w = np.ones(len(per_sample)) if weight is None else np.asarray(weight, float)
-    w = w / w.max()  # the standard error does not depend on the weights' scale
     diff = per_sample[:, [best]] - per_sample
     mean = w @ diff / w.sum()
     se = np.sqrt(np.square(w) @ np.square(diff - mean)) / w.sum()
@@ -475,6 +473,10 @@ class _HardGateMixin:
         """Set ``oof_scores_``, each base model's score on the gate's
         training data (accuracy for classifiers, R^2 for regressors, of
         ``base`` (n, E, k), weighted), and ``vote_weights_``."""
+        # scaled to a maximum of 1, which changes no score or standard error
+        # but keeps their squares finite
+        w = np.ones(len(base)) if weight is None else np.asarray(weight, float)
+        w = w / w.max()
         if is_classifier(self):
             per_sample = (base.argmax(axis=2) == target[:, None]).astype(float)
             scores = [
@@ -492,8 +494,6 @@ class _HardGateMixin:
             # part is minus its squared residuals over the output's total sum
             # of squares (times sum(w), so that the weighted mean adds up);
             # a constant output (total 0) adds the same to every model
-            w = np.ones(len(target)) if weight is None else np.asarray(weight, float)
-            w = w / w.max()
             centre = w @ target / w.sum()
             total = w @ np.square(target - centre)
             residual = np.square(base - target[:, None, :])
@@ -505,7 +505,7 @@ class _HardGateMixin:
             ).mean(axis=2)
             scale = _VOTE_R2_SCALE
         self.oof_scores_ = np.array(scores)
-        self.vote_weights_ = _vote_weights(self.oof_scores_, per_sample, weight, scale)
+        self.vote_weights_ = _vote_weights(self.oof_scores_, per_sample, w, scale)
 
     def _prefer_best(self, module):
         """Start the gate at the base model with the best ``oof_scores_``."""
