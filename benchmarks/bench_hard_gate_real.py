@@ -10,8 +10,11 @@ Test accuracy, mean over the folds, of:
 
 * ``HardGateClassifier(estimators=pool)`` at its defaults
   (``consensus_weight='auto'``, ``best_model_prior=2.0``,
-  ``misclassification_cost=10``), and for the ablation with
-  ``consensus_weight=0`` (the previous defaults: the trained gate alone),
+  ``misclassification_cost=10``, ``prior_fallback=True``; "gate, no prior
+  fallback" is the same fitted gate predicting with its gate where it fell
+  back to the class prior, "prior fallback share" the share of folds on
+  which it did), and for the ablation with ``consensus_weight=0`` and
+  ``prior_fallback=False`` (the previous defaults: the trained gate alone),
   the first gate (no consensus, random start, log-loss only) and
   ``cv=StratifiedKFold(5)`` (out-of-fold predictions from folds in the rows'
   order, the default before ``cv=5`` shuffled);
@@ -140,9 +143,15 @@ GATES = {
     "ordered folds": {"cv": StratifiedKFold(5)},
     # the defaults of the previous round: no consensus, the gate's own
     # temperature and learning rate
-    "consensus_weight=0": {"consensus_weight": 0.0, "temperature": 1.0, "lr": 1e-3},
+    "consensus_weight=0": {
+        "consensus_weight": 0.0,
+        "temperature": 1.0,
+        "lr": 1e-3,
+        "prior_fallback": False,
+    },
     # the gate before issue 11: random start, log-loss only
     "first gate": {
+        "prior_fallback": False,
         "consensus_weight": 0.0,
         "temperature": 1.0,
         "lr": 1e-3,
@@ -204,6 +213,11 @@ def one_fold(X_train, y_train, X_test, y_test, seed):
             scores["best model's share of the gate"] = gate.predict_gate(X_test)[
                 :, best
             ].mean()
+            # the same gate predicting with its gate where it fell back to the
+            # class prior (prior_fallback)
+            scores["prior fallback"] = float(gate.predicts_prior_)
+            gate.net_.module_.set_fallback(None)
+            scores["no prior fallback"] = gate.score(X_test, y_test)
     X_pool, X_dsel, y_pool, y_dsel = train_test_split(
         X_train, y_train, test_size=0.5, stratify=y_train, random_state=seed
     )
@@ -236,6 +250,8 @@ def evaluate(name, repeats, seed=0):
         "data set": name,
         "n, d, classes": f"{X.shape[0]}, {X.shape[1]}, {len(np.unique(y))}",
         "hard gate": gate,
+        "gate, no prior fallback": mean["no prior fallback"],
+        "prior fallback share": mean["prior fallback"],
         "gate, ordered folds": mean["ordered folds"],
         "gate, consensus 0": mean["consensus_weight=0"],
         "first gate": mean["first gate"],

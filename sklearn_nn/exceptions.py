@@ -21,6 +21,7 @@ __all__ = [
     "InnerPaddingTokenWarning",
     "LoadedOnCPUWarning",
     "NegativePairsWarning",
+    "PriorFallbackWarning",
     "UnusedExpertWarning",
     "ZeroPaddingWarning",
 ]
@@ -85,6 +86,15 @@ class NegativePairsWarning(UserWarning):
 
 class CollapsedEmbeddingWarning(UserWarning):
     """Training ended with (nearly) the same embedding for every item."""
+
+
+class PriorFallbackWarning(UserWarning):
+    """A hard-gate classifier predicts the class prior: held out, its gate
+    was no more accurate than always predicting the most frequent class.
+
+    The base models show no skill on the data. ``prior_fallback=False`` keeps
+    the gate's predictions.
+    """
 
 
 class UnusedExpertWarning(UserWarning):

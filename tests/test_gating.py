@@ -35,7 +35,7 @@ from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from sklearn_nn import HardGateClassifier, HardGateRegressor
-from sklearn_nn.exceptions import BaseModelSampleWeightWarning
+from sklearn_nn.exceptions import BaseModelSampleWeightWarning, PriorFallbackWarning
 from sklearn_nn.gating import (
     GumbelSoftmaxGate,
     HardGateLoss,
@@ -790,14 +790,14 @@ def test_auto_check_is_cross_fitted_over_three_folds(monkeypatch):
         ("b", on_column(2, LogisticRegression())),
     ]
     held = []
-    original = HardGateClassifier.predict
+    original = HardGateClassifier.predict_proba
 
-    def recording_predict(self, X):
+    def recording_predict_proba(self, X):
         if self.base_output_columns is not None:  # the check's gates
             held.append(np.asarray(X)[:, :3])
         return original(self, X)
 
-    monkeypatch.setattr(HardGateClassifier, "predict", recording_predict)
+    monkeypatch.setattr(HardGateClassifier, "predict_proba", recording_predict_proba)
     HardGateClassifier(estimators=pool, max_epochs=3, random_state=0).fit(X, y)
     # each gate predicts its fold twice (without and with the vote)
     assert len(held) == 6
@@ -806,6 +806,119 @@ def test_auto_check_is_cross_fitted_over_three_folds(monkeypatch):
         np.sort(rows, axis=0), np.sort(X.astype(np.float32), axis=0)
     )
     assert not np.array_equal(held[0], held[2])
+
+
+def no_skill(n=300, seed=0):
+    """Features independent of an imbalanced label (about 65 % class 1)."""
+    rng = np.random.RandomState(seed)
+    return rng.normal(size=(n, 4)), (rng.uniform(size=n) < 0.65).astype(int)
+
+
+def test_prior_fallback_predicts_the_class_prior_where_the_pool_has_no_skill():
+    X, y = no_skill()
+    X_new = np.random.RandomState(1).normal(size=(50, 4))
+    with pytest.warns(PriorFallbackWarning, match="prior_fallback=False"):
+        clf = HardGateClassifier(max_epochs=20, random_state=0).fit(X, y)
+    assert clf.predicts_prior_
+    # DummyClassifier(strategy='prior')
+    np.testing.assert_allclose(
+        clf.predict_proba(X_new), np.tile(np.bincount(y) / len(y), (50, 1)), atol=1e-6
+    )
+    assert (clf.predict(X_new) == 1).all()
+    # the gate is still there to read, and it still picks one model per sample
+    gate = clf.predict_gate(X_new)
+    assert gate.shape == (50, 3) and (gate.sum(axis=1) == 1).all()
+    # off: the same gate predicts (not the majority everywhere), no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PriorFallbackWarning)
+        kept = HardGateClassifier(
+            max_epochs=20, random_state=0, prior_fallback=False
+        ).fit(X, y)
+    assert not kept.predicts_prior_
+    assert len(np.unique(kept.predict(X_new))) == 2
+    np.testing.assert_array_equal(kept.predict_gate(X_new), gate)
+
+
+def test_prior_fallback_is_the_weighted_prior_also_with_a_fixed_consensus():
+    X, y = no_skill(seed=2)
+    w = np.where(y == 0, 3.0, 1.0)  # class 0 now weighs more in all
+    with pytest.warns(PriorFallbackWarning):
+        clf = HardGateClassifier(
+            consensus_weight=5.0, max_epochs=20, random_state=0
+        ).fit(X, y, sample_weight=w)
+    assert clf.predicts_prior_ and clf.consensus_weight_ == 5.0
+    prior = np.bincount(y, w) / w.sum()
+    np.testing.assert_allclose(
+        clf.predict_proba(X[:5]), np.tile(prior, (5, 1)), atol=1e-6
+    )
+    assert (clf.predict(X[:5]) == prior.argmax()).all() and prior.argmax() == 0
+
+
+def test_prior_fallback_keeps_a_gate_with_skill_its_base_models_lack():
+    # each base model sees one column and is at chance on the whole data: the
+    # skill is the gate's, which the check measures held out
+    X, y, _ = two_regions(300, 0)
+    pool = [
+        ("a", on_column(1, LogisticRegression())),
+        ("b", on_column(2, LogisticRegression())),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PriorFallbackWarning)
+        clf = HardGateClassifier(
+            estimators=pool, max_epochs=60, lr=0.03, random_state=0
+        ).fit(X, y)
+    assert not clf.predicts_prior_
+    assert max(clf.oof_scores_) < 0.8 and clf.score(X, y) > 0.85
+
+
+def test_prior_fallback_keeps_calibrated_probabilities_that_beat_the_prior():
+    # a rare class that no sample is more likely than not to belong to: no
+    # accuracy above the majority's, but the base model's probabilities have
+    # a lower log-loss than the prior's, so the gate is kept; random
+    # probabilities are worse on both and fall back
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=(600, 2))
+    p = 1 / (1 + np.exp(-(-2.0 + 1.2 * x[:, 0])))
+    y = (rng.uniform(size=600) < p).astype(int)
+    calibrated = np.c_[1 - p, p]
+    noise = rng.uniform(0.05, 0.95, size=600)
+    noisy = np.c_[1 - noise, noise]
+    params = dict(base_output_columns=[[2, 3], [4, 5]], max_epochs=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PriorFallbackWarning)
+        kept = HardGateClassifier(**params).fit(np.hstack([x, calibrated, noisy]), y)
+    assert not kept.predicts_prior_
+    assert (kept.predict(np.hstack([x, calibrated, noisy])) == 0).mean() > 0.95
+    with pytest.warns(PriorFallbackWarning):
+        fell = HardGateClassifier(**params).fit(np.hstack([x, noisy, noisy[::-1]]), y)
+    assert fell.predicts_prior_
+
+
+def test_prior_fallback_needs_enough_data_to_decide():
+    X, y = no_skill(n=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PriorFallbackWarning)
+        clf = HardGateClassifier(max_epochs=5, random_state=0).fit(X, y)
+    assert not clf.predicts_prior_
+
+
+def test_set_fallback_replaces_the_prediction_exactly():
+    net = HardGateNetwork(3, 2, 3, task="classification").eval()
+    x, base = torch.randn(5, 3), torch.softmax(torch.randn(5, 2, 3), dim=2)
+    before = net(x, base)
+    fallback = torch.log(torch.tensor([0.2, 0.3, 0.5]))
+    net.set_fallback(fallback)
+    after = net(x, base)
+    torch.testing.assert_close(after[0], fallback.expand(5, 3), rtol=0, atol=0)
+    for a, b in zip(before[1:], after[1:]):  # gate, soft gate, per model
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert "fallback" in net.state_dict() and "fallback_weight" in net.state_dict()
+    net.set_fallback(None)
+    torch.testing.assert_close(net(x, base)[0], before[0], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="shape"):
+        net.set_fallback([0.0, 0.0])
+    with pytest.raises(ValueError, match="finite"):
+        net.set_fallback([0.0, -np.inf, 0.0])
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from sklearn_nn import (
     SiamesePairRegressor,
     TargetReplicationLSTMClassifier,
 )
+from sklearn_nn.exceptions import PriorFallbackWarning
 
 ort = pytest.importorskip("onnxruntime")
 skl2onnx = pytest.importorskip("skl2onnx")
@@ -218,6 +219,17 @@ def test_hard_gate_precomputed_base_outputs():
     ).fit(XP, y)
     (variable,) = run(to_onnx(gate, XP[:1]), X=XP)
     np.testing.assert_allclose(variable.ravel(), gate.predict(XP), **TOL)
+
+
+def test_hard_gate_predicting_the_class_prior():
+    # prior_fallback: the graph predicts the prior too
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (rng.uniform(size=300) < 0.65).astype(int)
+    with pytest.warns(PriorFallbackWarning):
+        gate = HardGateClassifier(max_epochs=20, random_state=0).fit(X, y)
+    assert gate.predicts_prior_
+    check_classifier(to_onnx(gate, X[:1]), gate, X, X=X)
 
 
 # ---------------------------------------------------------------- sequences

@@ -25,7 +25,7 @@ from sklearn_nn import (
     SiamesePairRegressor,
     TargetReplicationLSTMClassifier,
 )
-from sklearn_nn.exceptions import LoadedOnCPUWarning
+from sklearn_nn.exceptions import LoadedOnCPUWarning, PriorFallbackWarning
 from sklearn_nn.siamese import stack_pairs
 
 sio = pytest.importorskip("skops.io")
@@ -131,6 +131,23 @@ def test_pickle_state_is_plain_data(cls):
 
     assert list(torch_objects(state)) == []
     assert_same_outputs(est, pickle.loads(pickle.dumps(est)), X)
+
+
+def test_a_hard_gate_that_predicts_the_class_prior_round_trips():
+    # prior_fallback: the prior is part of the saved network
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(300, 4)), (rng.uniform(size=300) < 0.65).astype(int)
+    with pytest.warns(PriorFallbackWarning):
+        est = small(HardGateClassifier).fit(X, y)
+    assert est.predicts_prior_
+    for restored in (skops_round_trip(est)[0], pickle.loads(pickle.dumps(est))):
+        assert restored.predicts_prior_
+        assert_same_outputs(est, restored, X)
+        np.testing.assert_allclose(
+            restored.predict_proba(X[:3]),
+            np.tile(np.bincount(y) / 300, (3, 1)),
+            atol=1e-6,
+        )
 
 
 def variable_length_sequences(n=60, seed=0):

@@ -35,7 +35,7 @@ from .._base import (
 )
 from .._layers import ACTIVATIONS, layer_sizes
 from .._net import TensorBatches
-from ..exceptions import BaseModelSampleWeightWarning, _warn
+from ..exceptions import BaseModelSampleWeightWarning, PriorFallbackWarning, _warn
 from ._annealing import _AnnealTemperature
 from ._base_models import (
     _align_proba,
@@ -86,6 +86,12 @@ _AUTO_MIN_CLASS_COUNT = 5
 # for more (measured: z 5.3-13.8 on the regional experts of the tests)
 _AUTO_Z_CLASSIFICATION = 1.0
 _AUTO_Z_REGRESSION = 2.0
+# prior_fallback: how many standard deviations the gate must beat the most
+# frequent class by (measured, seed-1 splits of 19 sets: 1.4-35 on the sets
+# with skill, -1.5 to 0.7 on Smarket and Weekly), and the least class
+# probability of the prior it then predicts
+_PRIOR_Z = 1.0
+_PRIOR_FLOOR = 1e-7
 
 
 def _vote_weights(oof_scores, per_sample, w, scale):
@@ -563,45 +569,68 @@ class _HardGateMixin:
 
     def _post_fit(self, X, target, weight, data):
         module = self.net_.module_
-        if self.consensus_weight == "auto":
-            module.consensus_weight.fill_(self._auto_consensus_weight(data, weight))
+        auto = self.consensus_weight == "auto"
+        fallback = is_classifier(self) and self.prior_fallback
+        consensus, prior = None, None
+        if auto or fallback:
+            consensus, prior = self._held_out_check(data, weight, auto, fallback)
+        if auto:
+            module.consensus_weight.fill_(consensus)
         self.consensus_weight_ = float(module.consensus_weight)
+        if is_classifier(self):
+            self.predicts_prior_ = prior is not None
+            module.set_fallback(None if prior is None else np.log(prior))
 
-    def _auto_consensus_weight(self, data, weight):
-        """``consensus_weight='auto'``: 0 when the gate trained alone beats
-        the same gate with the vote on data it was not trained on, 30
-        otherwise.
+    def _held_out_check(self, data, weight, auto, fallback):
+        """The cross-fitted check behind ``consensus_weight='auto'`` and
+        ``prior_fallback``: ``(consensus weight, prior)``, ``prior`` the
+        class prior to predict (None: predict with the gate).
 
-        The check is cross-fitted: the gate's training data (the
-        out-of-fold base outputs) is split in 3 shuffled folds (stratified
-        for a classifier); on each, a gate trained alone on the other two
-        predicts it without and with the vote. "Beats": of all the samples,
-        the gate alone errs less on ``b`` and more on ``c`` than with the
-        vote (weighted, the sample weights scaled to a mean of 1; the error
-        is being wrong for a classifier, the squared error for a regressor),
-        and ``b - c > z sqrt(b + c)``: a sign test, a gain of ``z`` standard
-        deviations of that difference under a coin flip, with ``z = 1`` for
-        a classifier and ``z = 2`` for a regressor, whose samples can go
-        either way by a hair. Regional experts pass it easily; on pools
-        whose errors are scattered the two rarely differ and the vote is
-        kept. A gate trained on all the data cannot decide this on its own
-        training data: it fits some of the noise there, so it looks better
-        than it predicts. Every sample counts once, so the test has five
-        times the samples of one 80/20 split (which, on two regional
-        logistic regressions with a Gumbel gate, kept the vote in one seed
-        of five at a cost of 0.05 accuracy).
+        The gate's training data (the out-of-fold base outputs) is split in
+        3 shuffled folds (stratified for a classifier); on each, a gate
+        trained on the other two predicts it: alone and with the vote
+        ('auto'), or with the given ``consensus_weight``. Each test is a sign
+        test over all the samples (each held out once), weighted (the sample
+        weights scaled to a mean of 1). Counting ``b`` samples on which the
+        first of two predictors errs less and ``c`` on which it errs more,
+        the first wins when ``b - c > z sqrt(b + c)``: a gain of ``z``
+        standard deviations of that difference under a coin flip.
+
+        'auto': the vote is added (weight 30) unless the gate alone wins,
+        the error being wrong for a classifier (``z = 1``), the squared error
+        for a regressor (``z = 2``, a regression sample can go either way by
+        a hair). Regional experts pass it easily; on pools whose errors are
+        scattered the two rarely differ and the vote is kept. A gate trained
+        on all the data cannot decide this on its own training data: it fits
+        some of the noise there, so it looks better than it predicts. Every
+        sample counts once, so the test has five times the samples of one
+        80/20 split (which, on two regional logistic regressions with a
+        Gumbel gate, kept the vote in one seed of five at a cost of 0.05
+        accuracy).
+
+        ``prior_fallback`` (classifiers): the gate chosen above is kept
+        unless it fails to win against the training folds' most frequent
+        class (``z = 1``) *and* its mean log-loss is no lower than the class
+        prior's: a pool with no skill on the data (measured: daily stock
+        market directions, on which every base model's out-of-fold accuracy
+        was below the most frequent class's).
+
+        Below 50 samples, or 5 of a class, there is no check: the vote is
+        kept and the gate predicts.
         """
         target = data.target.numpy()
         classifier = is_classifier(self)
+        default = (_AUTO_CONSENSUS_WEIGHT if auto else None), None
         if len(target) < _AUTO_MIN_SAMPLES:
-            return _AUTO_CONSENSUS_WEIGHT
+            return default
         if classifier:
-            counts = np.bincount(target, minlength=len(self.classes_))
+            n_classes = len(self.classes_)
+            counts = np.bincount(target, minlength=n_classes)
             if counts.min() < _AUTO_MIN_CLASS_COUNT:
-                return _AUTO_CONSENSUS_WEIGHT
+                return default
         w = np.ones(len(target)) if weight is None else np.asarray(weight, float)
         if not w.sum() > 0:
-            return _AUTO_CONSENSUS_WEIGHT
+            return default
         seed = int(check_random_state(self.random_state).randint(_SEED_MAX))
         splitter = StratifiedKFold if classifier else KFold
         folds = splitter(_AUTO_FOLDS, shuffle=True, random_state=seed)
@@ -617,37 +646,76 @@ class _HardGateMixin:
         params = dict(
             estimators=None,
             base_output_columns=columns,
-            consensus_weight=0.0,
+            consensus_weight=0.0 if auto else self.consensus_weight,
             warm_start=False,
             verbose=0,
             random_state=seed,
         )
         if classifier:
-            params["class_weight"] = None  # already in ``weight``
+            # already in ``weight``; the held-out gates answer with the gate
+            params.update(class_weight=None, prior_fallback=False)
         y = target if classifier or self._y_ndim == 2 else target.ravel()
-        # d: per sample, the vote's error minus the gate alone's
-        d = np.zeros(len(target))
+        consensus_weights = (0.0, _AUTO_CONSENSUS_WEIGHT) if auto else (None,)
+        # per weight and sample: the error and (classifier) the log-loss; the
+        # class prior's last
+        errors = np.zeros((len(consensus_weights) + 1, len(target)))
+        log_loss = np.zeros_like(errors)
         for fit, held in folds.split(X_all, target if classifier else None):
             if not (w[fit].sum() > 0 and w[held].sum() > 0):
                 continue  # nothing to learn from, or nothing to count
-            alone = clone(self).set_params(**params)
-            alone.fit(X_all[fit], y[fit], sample_weight=w[fit])
-            errors = []
-            for consensus in (0.0, _AUTO_CONSENSUS_WEIGHT):
-                alone.net_.module_.consensus_weight.fill_(consensus)
-                pred = alone.predict(X_all[held])
+            gate = clone(self).set_params(**params)
+            gate.fit(X_all[fit], y[fit], sample_weight=w[fit])
+            for i, consensus in enumerate(consensus_weights):
+                if consensus is not None:
+                    gate.net_.module_.consensus_weight.fill_(consensus)
                 if classifier:
-                    errors.append((pred != target[held]).astype(float))
+                    proba = gate.predict_proba(X_all[held])
+                    errors[i, held] = proba.argmax(axis=1) != target[held]
+                    right = proba[np.arange(len(held)), target[held]]
+                    log_loss[i, held] = -np.log(right)
                 else:
-                    residual = pred.reshape(len(held), -1) - target[held]
-                    errors.append(np.square(residual.astype(float)).sum(axis=1))
-            d[held] = errors[1] - errors[0]
-        # a sign test: samples on which the gate alone errs less (b) or more
-        # (c) than with the vote, weighted
+                    residual = gate.predict(X_all[held]).reshape(len(held), -1)
+                    errors[i, held] = np.square(residual - target[held]).sum(axis=1)
+            if classifier:
+                prior = np.bincount(target[fit], w[fit], minlength=n_classes)
+                prior /= prior.sum()
+                errors[-1, held] = prior.argmax() != target[held]
+                log_loss[-1, held] = -np.log(np.maximum(prior[target[held]], 1e-300))
+
         w = w / w.mean()
-        b, c = w[d > 0].sum(), w[d < 0].sum()
+
+        def wins(first, second, z):
+            # first errs less on b samples and more on c
+            b, c = w[first < second].sum(), w[first > second].sum()
+            return b - c > z * np.sqrt(b + c)
+
         z = _AUTO_Z_CLASSIFICATION if classifier else _AUTO_Z_REGRESSION
-        return 0.0 if b - c > z * np.sqrt(b + c) else _AUTO_CONSENSUS_WEIGHT
+        chosen, consensus = 0, None
+        if auto:
+            alone_wins = wins(errors[0], errors[1], z)
+            chosen = 0 if alone_wins else 1
+            consensus = 0.0 if alone_wins else _AUTO_CONSENSUS_WEIGHT
+        if not (fallback and classifier):
+            return consensus, None
+        if wins(errors[chosen], errors[-1], _PRIOR_Z) or (
+            w @ log_loss[chosen] < w @ log_loss[-1]
+        ):
+            return consensus, None
+        prior = np.bincount(target, w, minlength=n_classes)
+        prior = prior / prior.sum()
+        _warn(
+            f"{type(self).__name__}: held out, the gate was not clearly more "
+            f"accurate than always predicting the most frequent class "
+            f"({1 - w @ errors[chosen] / w.sum():.3f} against "
+            f"{1 - w @ errors[-1] / w.sum():.3f}, on {len(target)} samples), "
+            "and its log-loss was no lower than the class prior's: the base "
+            "models show no skill on this data, so the classifier predicts "
+            "the class prior (predicts_prior_). Set prior_fallback=False to "
+            "predict with the gate anyway.",
+            PriorFallbackWarning,
+        )
+        # a class of weight 0 keeps a finite log-probability
+        return consensus, np.maximum(prior, _PRIOR_FLOOR)
 
     # predict --------------------------------------------------------------
     def predict_gate(self, X):
@@ -762,6 +830,24 @@ class HardGateClassifier(
         smaller gate fits (not the base models'). Below 50 samples, or 5 of
         a class, the vote is kept. The weight used is
         ``consensus_weight_``.
+    prior_fallback : bool, default=True
+        Whether to predict the class prior -- the (weighted) class
+        frequencies of the training data, as :class:`~sklearn.dummy.
+        DummyClassifier` does -- where the base models show no skill. The
+        check of ``consensus_weight='auto'`` (3 folds of the gate's training
+        data, each predicted by a gate trained on the other two; run for
+        this alone when ``consensus_weight`` is a float) also counts the
+        samples on which only the gate, or only the most frequent class of
+        the training folds, is right (``g`` and ``p``, weighted); unless the
+        gate is right on clearly more (``g - p > sqrt(g + p)``) or has the
+        lower mean log-loss, the
+        classifier predicts the class prior (``predicts_prior_``) with a
+        :class:`~sklearn_nn.exceptions.PriorFallbackWarning`. On daily stock
+        market directions every base model's out-of-fold accuracy was below
+        the most frequent class's, and choosing among them lost to it (see
+        the User Guide). Below 50 samples, or 5 of a class, the gate always
+        predicts. The gate itself is trained as usual, and
+        :meth:`predict_gate` still shows its choice.
     class_weight : dict, 'balanced' or None, default=None
         Weights ``{label: weight}`` multiplied into the sample weights (of the
         gate's loss and of the base models that accept ``sample_weight``);
@@ -787,6 +873,9 @@ class HardGateClassifier(
     consensus_weight_ : float
         The weight of the pool's vote in the gate's logits: ``consensus_weight``
         when it is a float; with 'auto', 30 or 0 (the trained gate alone).
+    predicts_prior_ : bool
+        Whether the classifier predicts the class prior for every sample
+        (see ``prior_fallback``).
     base_output_columns_ : list of ndarray or None
         With ``base_output_columns``: the columns of each base model's
         outputs (``estimators_`` is then empty); None otherwise.
@@ -857,6 +946,7 @@ class HardGateClassifier(
         **NeuralClassifierBase._parameter_constraints,
         **_GATING_CONSTRAINTS,
         "misclassification_cost": [Interval(numbers.Real, 0, None, closed="left")],
+        "prior_fallback": ["boolean"],
     }
 
     def __init__(
@@ -873,6 +963,7 @@ class HardGateClassifier(
         best_model_prior=2.0,
         misclassification_cost=10.0,
         consensus_weight="auto",
+        prior_fallback=True,
         cv=5,
         class_weight=None,
         max_epochs=200,
@@ -917,6 +1008,7 @@ class HardGateClassifier(
         self.best_model_prior = best_model_prior
         self.misclassification_cost = misclassification_cost
         self.consensus_weight = consensus_weight
+        self.prior_fallback = prior_fallback
         self.cv = cv
         self.class_weight = class_weight
 

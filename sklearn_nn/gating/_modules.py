@@ -281,7 +281,8 @@ class HardGateNetwork(nn.Module):
     per_model)``: ``per_model`` (n, E, n_outputs) is each model's log-
     probabilities (classification) or output (regression, after the output
     layer), ``gate`` (n, E) is one-hot, ``prediction = sum_e gate_e *
-    per_model_e`` is exactly the chosen model's row, and ``gate_proba`` (n, E)
+    per_model_e`` is exactly the chosen model's row (or the fallback set by
+    :meth:`set_fallback`), and ``gate_proba`` (n, E)
     is the soft distribution behind the hard choice: ``softmax(logits /
     temperature)`` for 'straight_through' (the softmax of its backward pass),
     ``softmax(logits)`` for 'gumbel' (the distribution its samples follow).
@@ -329,6 +330,9 @@ class HardGateNetwork(nn.Module):
             "vote_weights", torch.full((n_estimators,), 1.0 / n_estimators)
         )
         self.register_buffer("consensus_weight", torch.tensor(float(consensus_weight)))
+        # set_fallback: 1 replaces every prediction by ``fallback``
+        self.register_buffer("fallback_weight", torch.tensor(0.0))
+        self.register_buffer("fallback", torch.zeros(n_outputs))
         n_gate_inputs = n_features + (
             n_estimators * n_outputs if gate_uses_predictions else 0
         )
@@ -371,6 +375,32 @@ class HardGateNetwork(nn.Module):
             last.weight.zero_()
             last.bias.zero_()
             last.bias[index] = margin
+
+    def set_fallback(self, prediction) -> None:
+        """Predict ``prediction`` for every sample, whatever the gate picks.
+
+        ``prediction`` (n_outputs,) is in the output's space: the class
+        log-probabilities for classification (the class prior's, say), the
+        values for regression. None predicts the chosen models' outputs again.
+        The gate, the soft gate and the per-model outputs are unchanged.
+        Stored as buffers (``fallback``, ``fallback_weight``), saved with the
+        ``state_dict``.
+        """
+        with torch.no_grad():
+            if prediction is None:
+                self.fallback.zero_()
+                self.fallback_weight.fill_(0.0)
+                return
+            value = torch.as_tensor(prediction, dtype=self.fallback.dtype)
+            if value.shape != self.fallback.shape:
+                raise ValueError(
+                    f"prediction must have shape {tuple(self.fallback.shape)}, "
+                    f"got {tuple(value.shape)}"
+                )
+            if not torch.isfinite(value).all():
+                raise ValueError("prediction must be finite")
+            self.fallback.copy_(value)
+            self.fallback_weight.fill_(1.0)
 
     def set_vote_weights(self, weights) -> None:
         """Set the weights of the pool's vote read by :meth:`consensus`.
@@ -450,6 +480,10 @@ class HardGateNetwork(nn.Module):
         gate, gate_proba, per_model = self._gate_and_models(x, base_predictions)
         # with a one-hot gate this is exactly the chosen model's row
         prediction = torch.einsum("ne,nek->nk", gate, per_model)
+        # a fallback weight of 0 (or 1) keeps exactly that row (or the
+        # fallback): both terms are finite
+        f = self.fallback_weight.to(prediction.dtype)
+        prediction = (1 - f) * prediction + f * self.fallback.to(prediction.dtype)
         return prediction, gate, gate_proba, per_model
 
     def forward_train(self, x, base_predictions):
