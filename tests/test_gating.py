@@ -894,6 +894,38 @@ def test_prior_fallback_keeps_calibrated_probabilities_that_beat_the_prior():
     assert fell.predicts_prior_
 
 
+def test_prior_fallback_is_ruled_out_by_a_base_model_with_skill(monkeypatch):
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[:300], y[:300]
+    fits = []
+    original_fit = HardGateClassifier.fit
+
+    def counting_fit(self, X, y, **kwargs):
+        if self.base_output_columns is not None:  # the check's gates
+            fits.append(len(X))
+        return original_fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(HardGateClassifier, "fit", counting_fit)
+    # a fixed consensus weight: the base models' skill settles it, no gate
+    # is fitted for the check
+    clf = HardGateClassifier(consensus_weight=5.0, max_epochs=5, random_state=0)
+    assert not clf.fit(X, y).predicts_prior_ and fits == []
+    # 'auto' fits the check's three gates; even where they are wrong on every
+    # held-out sample, the base models' skill keeps the gate
+    original_proba = HardGateClassifier.predict_proba
+
+    def wrong_proba(self, X):
+        proba = original_proba(self, X)
+        return proba[:, ::-1] if self.base_output_columns is not None else proba
+
+    monkeypatch.setattr(HardGateClassifier, "predict_proba", wrong_proba)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PriorFallbackWarning)
+        clf = HardGateClassifier(max_epochs=5, random_state=0).fit(X, y)
+    assert len(fits) == 3 and not clf.predicts_prior_
+    assert clf.score(X, y) > 0.9
+
+
 def test_prior_fallback_needs_enough_data_to_decide():
     X, y = no_skill(n=40)
     with warnings.catch_warnings():
