@@ -270,7 +270,7 @@ print(f"the warning: {message}")
 # of ``benchmarks/bench_hard_gate_real.py`` (50 folds each, see the User
 # Guide) it fell back on most folds of ISLR's ``Weekly`` (the same market,
 # weekly) and of ``birthwt``, whose base models are near its most frequent
-# class, on 1 fold of ``cats`` and on no fold of the 15 others.
+# class, and on no fold of the 16 others.
 fig, ax = plt.subplots(figsize=(7, 3))
 bars = ax.barh(list(acc), list(acc.values()), color=["C0", "C1", "C2", "C7"])
 ax.bar_label(bars, fmt="%.4f", fontsize=8)

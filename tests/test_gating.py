@@ -926,6 +926,36 @@ def test_prior_fallback_is_ruled_out_by_a_base_model_with_skill(monkeypatch):
     assert clf.score(X, y) > 0.9
 
 
+def test_prior_fallback_is_ruled_out_by_base_probabilities_with_skill(monkeypatch):
+    # a rare class: the base model's accuracy is the majority's, its log-loss
+    # clearly lower; even with the check's gates wrong everywhere, that keeps
+    # the gate, while the same pool with uninformative columns falls back
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=(600, 2))
+    p = 1 / (1 + np.exp(-(-2.0 + 1.2 * x[:, 0])))
+    y = (rng.uniform(size=600) < p).astype(int)
+    noise = rng.uniform(0.05, 0.95, size=600)
+    calibrated, noisy = np.c_[1 - p, p], np.c_[1 - noise, noise]
+    original_proba = HardGateClassifier.predict_proba
+
+    def wrong_proba(self, X):
+        proba = original_proba(self, X)
+        return (
+            proba[:, ::-1] if self.gate_columns_ is not None and len(X) < 600 else proba
+        )
+
+    monkeypatch.setattr(HardGateClassifier, "predict_proba", wrong_proba)
+    params = dict(base_output_columns=[[2, 3], [4, 5]], max_epochs=5, random_state=0)
+    X = np.hstack([x, calibrated, noisy])
+    assert (calibrated.argmax(axis=1) != y).mean() >= (y != 0).mean() - 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PriorFallbackWarning)
+        assert not HardGateClassifier(**params).fit(X, y).predicts_prior_
+    with pytest.warns(PriorFallbackWarning):
+        fell = HardGateClassifier(**params).fit(np.hstack([x, noisy, noisy[::-1]]), y)
+    assert fell.predicts_prior_
+
+
 def test_prior_fallback_needs_enough_data_to_decide():
     X, y = no_skill(n=40)
     with warnings.catch_warnings():
