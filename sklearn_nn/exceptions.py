@@ -89,11 +89,12 @@ class CollapsedEmbeddingWarning(UserWarning):
 
 
 class PriorFallbackWarning(UserWarning):
-    """A hard-gate classifier predicts the class prior: held out, its gate
-    was no more accurate than always predicting the most frequent class.
+    """A hard-gate classifier predicts the class prior: the pool shows no skill.
 
-    The base models show no skill on the data. ``prior_fallback=False`` keeps
-    the gate's predictions.
+    Held out, its gate was not clearly more accurate than always predicting
+    the most frequent class, nor lower in log-loss than the class prior, and
+    no base model's out-of-fold predictions were clearly better than the
+    prior either. ``prior_fallback=False`` keeps the gate's predictions.
     """
 
 
