@@ -207,14 +207,24 @@ for train, test in KFold(5, shuffle=True, random_state=0).split(X):
 r2 = {k: float(np.mean(v)) for k, v in r2.items()}
 print("diabetes R^2: " + ", ".join(f"{k} {v:.4f}" for k, v in r2.items()))
 
-fig, ax = plt.subplots(figsize=(7, 3))
-bars = ax.barh(list(r2), list(r2.values()), color=["C0", "C1", "C2", "C7"])
-ax.bar_label(bars, fmt="%.4f", fontsize=8)
-ax.set_xlim(min(r2.values()) - 0.02, max(r2.values()) + 0.02)
-ax.invert_yaxis()
-ax.set_xlabel("5-fold CV R^2 (diabetes)")
-ax.set_title("Hard-gate regressor with and without the pool's consensus")
-fig.tight_layout()
+
+def horizontal_bars(scores, xlabel, title):
+    """A horizontal bar per method, labelled with its score."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    bars = ax.barh(list(scores), list(scores.values()), color=["C0", "C1", "C2", "C7"])
+    ax.bar_label(bars, fmt="%.4f", fontsize=8)
+    ax.set_xlim(min(scores.values()) - 0.02, max(scores.values()) + 0.02)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+
+
+horizontal_bars(
+    r2,
+    "5-fold CV R^2 (diabetes)",
+    "Hard-gate regressor with and without the pool's consensus",
+)
 
 # %%
 # No skill at all: the class prior
@@ -271,11 +281,8 @@ print(f"the warning: {message}")
 # Guide) it fell back on most folds of ISLR's ``Weekly`` (the same market,
 # weekly) and of ``birthwt``, whose base models are near its most frequent
 # class, and on no fold of the 16 others.
-fig, ax = plt.subplots(figsize=(7, 3))
-bars = ax.barh(list(acc), list(acc.values()), color=["C0", "C1", "C2", "C7"])
-ax.bar_label(bars, fmt="%.4f", fontsize=8)
-ax.set_xlim(min(acc.values()) - 0.02, max(acc.values()) + 0.02)
-ax.invert_yaxis()
-ax.set_xlabel("5-fold CV accuracy (Smarket)")
-ax.set_title("A pool with no skill: the gate falls back to the class prior")
-fig.tight_layout()
+horizontal_bars(
+    acc,
+    "5-fold CV accuracy (Smarket)",
+    "A pool with no skill: the gate falls back to the class prior",
+)

@@ -660,9 +660,11 @@ class _HardGateMixin:
         if fallback:
             # a base model whose out-of-fold predictions beat the class prior
             # clearly, in accuracy or in log-loss, is skill enough
+            # the class prior the classifier would predict
             prior = np.bincount(target, w, minlength=n_classes)
+            prior = np.maximum(prior / prior.sum(), _PRIOR_FLOOR)
             prior_errors = target != prior.argmax()
-            prior_log_loss = -np.log(np.maximum(prior / prior.sum(), _PRIOR_FLOOR))
+            prior_log_loss = -np.log(prior)
             model_errors = base.argmax(axis=2) != target[:, None]
             right = base[np.arange(len(target)), :, target]
             model_log_loss = -np.log(np.clip(right, _PRIOR_FLOOR, 1.0))
@@ -724,10 +726,12 @@ class _HardGateMixin:
                     residual = gate.predict(X_all[held]).reshape(len(held), -1)
                     errors[i, held] = np.square(residual - target[held]).sum(axis=1)
             if classifier:
-                prior = np.bincount(target[fit], w[fit], minlength=n_classes)
-                prior /= prior.sum()
-                errors[-1, held] = prior.argmax() != target[held]
-                log_loss[-1, held] = -np.log(np.maximum(prior[target[held]], 1e-300))
+                fold_prior = np.bincount(target[fit], w[fit], minlength=n_classes)
+                fold_prior /= fold_prior.sum()
+                errors[-1, held] = fold_prior.argmax() != target[held]
+                log_loss[-1, held] = -np.log(
+                    np.maximum(fold_prior[target[held]], 1e-300)
+                )
 
         z = _AUTO_Z_CLASSIFICATION if classifier else _AUTO_Z_REGRESSION
         chosen, consensus = 0, None
@@ -741,8 +745,6 @@ class _HardGateMixin:
             w @ log_loss[chosen] < w @ log_loss[-1]
         ):
             return consensus, None
-        prior = np.bincount(target, w, minlength=n_classes)
-        prior = prior / prior.sum()
         _warn(
             f"{type(self).__name__}: held out, the gate was not clearly more "
             f"accurate than always predicting the most frequent class "
@@ -756,8 +758,8 @@ class _HardGateMixin:
             "prior_fallback=False to predict with the gate anyway.",
             PriorFallbackWarning,
         )
-        # a class of weight 0 keeps a finite log-probability
-        return consensus, np.maximum(prior, _PRIOR_FLOOR)
+        # (a class of weight 0 keeps a finite log-probability)
+        return consensus, prior
 
     # predict --------------------------------------------------------------
     def predict_gate(self, X):
