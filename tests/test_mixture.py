@@ -197,6 +197,7 @@ def test_piecewise_regression_two_linear_experts():
         gate_hidden_layer_sizes=(16,),
         lr=0.02,
         max_epochs=150,
+        n_members=1,
         random_state=0,
     ).fit(X, y)
     mse = mean_squared_error(y_test, reg.predict(X_test))
@@ -285,8 +286,9 @@ def test_seed_scenario_deep_mixture_binary_no_nan():
 def test_load_balancing_keeps_experts_in_use():
     X, y = piecewise(n=400)
     reg = MixtureOfExpertsRegressor(
-        n_experts=4, load_balancing=1.0, lr=0.01, max_epochs=60, random_state=0, **SMALL
-    ).fit(X, y)
+        n_experts=4, load_balancing=1.0, lr=0.01, max_epochs=60, n_members=1,
+        random_state=0, **SMALL,
+    ).fit(X, y)  # fmt: skip
     usage = reg.predict_gate(X).mean(0)
     assert usage.min() > 0.1, usage
 
@@ -686,10 +688,11 @@ def test_predict_experts_and_expert_usage():
     reg = MixtureOfExpertsRegressor(n_experts=2, max_epochs=10, random_state=0)
     reg.fit(X_r, y_r[:, 0])
     experts, gate = reg.predict_experts(X_r), reg.predict_gate(X_r)
-    assert experts.shape == (200, 2)
+    # the members' experts, member by member
+    assert experts.shape == (200, 2 * 5)
     np.testing.assert_allclose((gate * experts).sum(1), reg.predict(X_r), atol=1e-6)
     reg.fit(X_r, y_r)
-    assert reg.predict_experts(X_r).shape == (200, 2, 2)
+    assert reg.predict_experts(X_r).shape == (200, 2 * 5, 2)
 
 
 class _StarvedGate(MixtureOfExpertsClassifier):
@@ -786,7 +789,7 @@ def test_expert_scales_are_the_em_update_with_its_prior():
     w = rng.randint(1, 4, size=150).astype(float)
     reg = MixtureOfExpertsRegressor(
         max_epochs=150, lr=0.01, batch_size=150, warm_start=True, dtype="float64",
-        random_state=0, **SMALL,
+        n_members=1, random_state=0, **SMALL,
     ).fit(X, y, sample_weight=w)  # fmt: skip
     # one more epoch with a negligible step: its single batch is this model
     module = reg.net_.module_

@@ -18,12 +18,17 @@ from .._base import (
 )
 from .._layers import ACTIVATIONS, layer_sizes
 from ..exceptions import UnusedExpertWarning, _warn
+from ._members import _MemberStopping, member_folds, member_weights
 from ._modules import MixtureOfExperts, MixtureOfExpertsLoss
 from ._scale import _ExpertScaleEM, _rescale_experts, _target_statistics
 
 # an expert whose mean gate weight on the training data is below this
 # fraction of the uniform share 1 / n_experts counts as unused
 _UNUSED_EXPERT_FRACTION = 0.1
+
+# MixtureOfExpertsRegressor(n_members='auto'): members of the cross-fitted
+# ensemble with the dense gate
+_AUTO_MEMBERS = 5
 
 # MixtureOfExpertsRegressor(learn_expert_scale=True): the prior on each
 # expert's variance is worth this many (weighted) training samples whose
@@ -120,16 +125,15 @@ class _MixtureMixin:
         log_gate = self._module_output(X, self.net_.module_.log_gate)
         usage = _mean_gate(log_gate, weight)
         self.expert_usage_ = usage / usage.sum()
-        unused = np.flatnonzero(
-            self.expert_usage_ < _UNUSED_EXPERT_FRACTION / self.n_experts
-        )
+        n_total = len(self.expert_usage_)
+        unused = np.flatnonzero(self.expert_usage_ < _UNUSED_EXPERT_FRACTION / n_total)
         if len(unused) and self.n_experts > 1:
             shares = ", ".join(f"{u:.3f}" for u in self.expert_usage_)
             _warn(
                 f"{type(self).__name__}: expert(s) {unused.tolist()} are (almost) "
                 f"unused: the gate's mean weights on the training data are "
                 f"[{shares}] (expert_usage_), so the model is in effect a "
-                f"mixture of {self.n_experts - len(unused)} expert(s). Raise "
+                f"mixture of {n_total - len(unused)} expert(s). Raise "
                 f"load_balancing (now {self.load_balancing}; e.g. "
                 f"{max(0.05, 2 * self.load_balancing):g}) to "
                 "spread the samples over the experts, or lower n_experts.",
@@ -481,6 +485,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         **BaseNeuralEstimator._parameter_constraints,
         **_MIXTURE_CONSTRAINTS,
         "learn_expert_scale": ["boolean"],
+        "n_members": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
     def __init__(
@@ -494,6 +502,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         learn_expert_scale=True,
         load_balancing=0.05,
         top_k=None,
+        n_members="auto",
         max_epochs=200,
         batch_size="auto",
         lr=1e-3,
@@ -533,6 +542,24 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         self.learn_expert_scale = learn_expert_scale
         self.load_balancing = load_balancing
         self.top_k = top_k
+        self.n_members = n_members
+
+    @property
+    def _members(self):
+        # 'auto': the cross-fitted ensemble for the dense gate; one mixture
+        # with top_k (the sparse gate is for many experts on large data)
+        if self.n_members == "auto":
+            return 1 if self.top_k is not None else _AUTO_MEMBERS
+        return self.n_members
+
+    def _check_parameters(self):
+        super()._check_parameters()
+        if self.top_k is not None and self._members > 1:
+            raise ValueError(
+                f"top_k={self.top_k} needs n_members=1 (got {self.n_members}): "
+                "the sparse gate is for many experts in one mixture, the members "
+                "for a few small ones. Set n_members=1 or top_k=None."
+            )
 
     def _build_module(self):
         # the scales are a buffer: with learn_expert_scale=True they are set
@@ -542,16 +569,35 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
             self.n_outputs_,
             task="regression",
             learn_expert_scale=False,
+            n_members=self._members,
             **self._module_kwargs(),
         )
 
     def _build_criterion(self):
         return MixtureOfExpertsLoss(
-            "regression", self.loss, load_balancing=self.load_balancing
+            "regression",
+            self.loss,
+            load_balancing=self.load_balancing,
+            n_members=self._members,
         )
+
+    def _holds_out(self):
+        # the members stop on held-out rows of their own, unless a validation
+        # set (early_stopping=True) decides for the whole ensemble
+        return self._members > 1 and not self.early_stopping
 
     def _callbacks(self, has_validation):
         callbacks = super()._callbacks(has_validation)
+        if self._holds_out():
+            # each member stops on its held-out rows (in place of the
+            # training loss's patience) and gets its best epoch back
+            stopping = _MemberStopping(
+                self.n_iter_no_change, self.tol, self._inference_batch_size
+            )
+            callbacks = [
+                ("members", stopping) if name == "early_stopping" else (name, cb)
+                for name, cb in callbacks
+            ]
         if self.loss == "mixture" and self.learn_expert_scale:
             # first, so that its epoch-end update precedes early stopping's;
             # the prior in the units of the training tensors' weights
@@ -576,6 +622,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         data = super()._training_data(
             X, y, standardised.astype(self._numpy_dtype), weight, rng
         )
+        if self._holds_out():
+            folds = member_folds(X, weight, self._members, int(rng.randint(2**31)))
+            base = data.weight
+            if base is None:
+                base = torch.ones(len(folds), dtype=self._torch_dtype)
+            data.weight = member_weights(base, folds, self._members)
         # one training tensor weight is worth this many samples: the base may
         # rescale the weights by a common factor (the losses are weighted
         # means), the prior on the scales is a number of samples (so that an

@@ -220,13 +220,26 @@ class MixtureOfExperts(nn.Module):
         expert, one batched product per layer), so the cost grows with
         ``k``, not with ``n_experts``. The output then ends with the load
         estimate that :func:`top_k_balance_loss` reads.
+    n_members : int, default=1
+        Number of independent mixtures (ensemble members, each with its own
+        gate and ``n_experts`` experts) held in one module and evaluated
+        together. The module predicts their uniform average, itself a
+        mixture of ``n_members * n_experts`` experts with gate weights
+        ``g_mi(x) / n_members``; ``log_gate`` and the expert outputs list the
+        experts member by member. :class:`MixtureOfExpertsLoss` with the same
+        ``n_members`` trains each member on its own likelihood (a deep
+        ensemble, Lakshminarayanan et al. 2017), not the ensemble's. Not
+        with ``top_k``.
 
     Attributes
     ----------
     experts : ExpertMLPs
-        The experts; ``experts[i]`` is expert ``i`` as an ``nn.Sequential``.
-    gate : nn.Sequential
-        The gate MLP (its output: one logit per expert).
+        The experts; ``experts[i]`` is expert ``i`` as an ``nn.Sequential``
+        (expert ``i`` of member ``m`` is ``experts[m * n_experts + i]``).
+    gate : nn.Sequential or ExpertMLPs
+        The gate MLP (its output: one logit per expert); with several members
+        their gates, stacked as an :class:`ExpertMLPs` with one "expert" per
+        member.
     noise : nn.Linear or None
         The noise-scale layer of the top-k gate.
     """
@@ -243,6 +256,7 @@ class MixtureOfExperts(nn.Module):
         combine: str = "mixture",
         learn_expert_scale: bool = False,
         top_k: int | None = None,
+        n_members: int = 1,
     ):
         super().__init__()
         if task not in ("classification", "regression"):
@@ -255,18 +269,35 @@ class MixtureOfExperts(nn.Module):
             raise ValueError(
                 f"top_k must be None or in [1, n_experts={n_experts}], got {top_k!r}"
             )
+        if n_members < 1 or (
+            n_members > 1
+            and (top_k is not None or (task == "classification" and combine == "blend"))
+        ):
+            raise ValueError(
+                "n_members must be >= 1, and 1 with top_k or a blended "
+                f"classifier; got {n_members!r}"
+            )
         self.task = task
         self.combine = combine
         self.n_experts = n_experts
+        self.n_members = n_members
         self.top_k = top_k
+        total = n_members * n_experts
         self.experts = ExpertMLPs(
-            n_features, expert_hidden_layer_sizes, n_outputs, n_experts, activation
+            n_features, expert_hidden_layer_sizes, n_outputs, total, activation
         )
-        self.gate = make_mlp(n_features, gate_hidden_layer_sizes, n_experts, activation)
-        if learn_expert_scale:
-            self.expert_log_scale = nn.Parameter(torch.zeros(n_experts))
+        if n_members == 1:
+            self.gate = make_mlp(
+                n_features, gate_hidden_layer_sizes, n_experts, activation
+            )
         else:
-            self.register_buffer("expert_log_scale", torch.zeros(n_experts))
+            self.gate = ExpertMLPs(
+                n_features, gate_hidden_layer_sizes, n_experts, n_members, activation
+            )
+        if learn_expert_scale:
+            self.expert_log_scale = nn.Parameter(torch.zeros(total))
+        else:
+            self.register_buffer("expert_log_scale", torch.zeros(total))
         self.noise = None
         if top_k is not None:
             self.noise = nn.Linear(n_features, n_experts)
@@ -301,7 +332,7 @@ class MixtureOfExperts(nn.Module):
         outputs = self.experts(x)
         if self.task == "regression":
             prediction = torch.einsum("ne,ned->nd", log_gate.exp(), outputs)
-            log_scale = self.expert_log_scale.expand(x.shape[0], self.n_experts)
+            log_scale = self.expert_log_scale.expand(x.shape[0], len(self.experts))
             return prediction, log_gate, outputs, log_scale
         if self.combine == "blend":
             logits = torch.einsum("ne,nec->nc", log_gate.exp(), outputs)
@@ -338,9 +369,25 @@ class MixtureOfExperts(nn.Module):
     def log_gate(self, x):
         """The log gate weights alone (n, E), without running the experts
         (``-inf`` outside each sample's top ``k`` with ``top_k``)."""
-        if self.top_k is None:
+        if self.top_k is not None:
+            return self._top_k_gate(x)[0]
+        if self.n_members == 1:
             return F.log_softmax(self.gate(x), dim=1)
-        return self._top_k_gate(x)[0]
+        # each member's softmax gate, weighted 1 / n_members: (n, M * E)
+        log_gate = F.log_softmax(self.gate(x), dim=2) - math.log(self.n_members)
+        return log_gate.reshape(x.shape[0], -1)
+
+    def member_tensors(self, member):
+        """Views of every weight of ensemble member ``member`` (its experts,
+        its gate and its experts' scales), to save or restore one member."""
+        E = self.n_experts
+        rows = slice(member * E, (member + 1) * E)
+        views = [w[rows] for w in (*self.experts.weights, *self.experts.biases)]
+        views.append(self.expert_log_scale[rows])
+        if self.n_members == 1:
+            return views + list(self.gate.parameters())
+        one = slice(member, member + 1)
+        return views + [w[one] for w in (*self.gate.weights, *self.gate.biases)]
 
     def _top_k_gate(self, x):
         """Noisy top-k gating (Shazeer et al. 2017, eqs. 3-5 and 8-10).
@@ -456,8 +503,12 @@ def load_balancing_penalty(log_gate: torch.Tensor, weight: torch.Tensor | None =
     if weight is None:
         usage = gate.mean(dim=0)
     else:
-        usage = (gate * weight.unsqueeze(1)).sum(dim=0) / weight.sum().clamp_min(
-            torch.finfo(gate.dtype).tiny
+        # a batch of zero weights (rows its member holds out) has no usage
+        # and no gradient: a denominator of 1, not ``tiny`` (whose inverse
+        # times the log of a clamped 0 overflows to -inf, and 0 * inf is NaN)
+        total = weight.sum()
+        usage = (gate * weight.unsqueeze(1)).sum(dim=0) / torch.where(
+            total > 0, total, torch.ones_like(total)
         )
     n_experts = gate.shape[1]
     return torch.sum(
@@ -527,14 +578,24 @@ class MixtureOfExpertsLoss(nn.Module):
         estimate that ends its output).
     """
 
-    def __init__(self, task: str, loss: str = "mixture", load_balancing: float = 0.0):
+    def __init__(
+        self,
+        task: str,
+        loss: str = "mixture",
+        load_balancing: float = 0.0,
+        n_members: int = 1,
+    ):
         super().__init__()
         self.task = task
         self.loss = loss
         self.load_balancing = load_balancing
+        self.n_members = n_members
 
     def per_sample(self, y_pred, target):
-        """Loss of each sample, shape (n,)."""
+        """Loss of each sample, shape (n,); with several members, each
+        member's loss of each sample, shape (n, n_members)."""
+        if self.n_members > 1:
+            return self._per_member(y_pred, target)
         if self.task == "classification":
             return F.nll_loss(y_pred[0], target, reduction="none")
         prediction, log_gate, outputs, log_scale = y_pred[:4]
@@ -553,14 +614,19 @@ class MixtureOfExpertsLoss(nn.Module):
             The output of :class:`MixtureOfExperts`.
         target : Tensor
             Class indices of shape (n,) or targets of shape (n, D).
-        weight : Tensor of shape (n,), optional
-            Sample weights: the loss is ``sum(w * l) / sum(w)``.
+        weight : Tensor of shape (n,) or (n, n_members), optional
+            Sample weights: the loss is ``sum(w * l) / sum(w)``. With several
+            members, each member's loss is weighted by its own column (a
+            sample of weight 0 for a member is one it does not train on) and
+            the loss is the mean of the members' losses.
 
         Returns
         -------
         Tensor
             The scalar loss, plus ``load_balancing`` times the penalty.
         """
+        if self.n_members > 1:
+            return self._members_forward(y_pred, target, weight)
         loss = weighted_mean(self.per_sample(y_pred, target), weight)
         if not self.load_balancing:
             return loss
@@ -570,3 +636,50 @@ class MixtureOfExpertsLoss(nn.Module):
         else:
             balance = load_balancing_penalty(y_pred[1], weight)
         return loss + self.load_balancing * balance
+
+    def _member_split(self, log_gate):
+        """The members' own log gates, (n, n_members, n_experts): the
+        module's ``log_gate`` lists them member by member, each times
+        ``1 / n_members``."""
+        n = log_gate.shape[0]
+        return log_gate.reshape(n, self.n_members, -1) + math.log(self.n_members)
+
+    def _per_member(self, y_pred, target):
+        log_gate = self._member_split(y_pred[1])
+        n, M, E = log_gate.shape
+        if self.task == "classification":
+            expert_log_proba = y_pred[2]
+            index = target.view(n, 1, 1).expand(-1, M * E, 1)
+            log_lik = expert_log_proba.gather(2, index)[:, :, 0]
+        else:
+            _, _, outputs, log_scale = y_pred[:4]
+            if self.loss == "blend":
+                per_member = outputs.reshape(n, M, E, -1)
+                blended = (log_gate.exp().unsqueeze(3) * per_member).sum(dim=2)
+                return (blended - target.unsqueeze(1)).square().mean(dim=2)
+            log_lik = gaussian_expert_log_likelihood(target, outputs, log_scale)
+        return -torch.logsumexp(log_gate + log_lik.reshape(n, M, E), dim=2)
+
+    def _members_forward(self, y_pred, target, weight):
+        losses = self.per_sample(y_pred, target)  # (n, M)
+        if weight is not None and weight.dim() == 1:
+            weight = weight.unsqueeze(1).expand_as(losses)
+        columns = range(self.n_members)
+        loss = torch.stack(
+            [
+                weighted_mean(losses[:, m], None if weight is None else weight[:, m])
+                for m in columns
+            ]
+        ).mean()
+        if not self.load_balancing:
+            return loss
+        log_gate = self._member_split(y_pred[1])
+        penalty = torch.stack(
+            [
+                load_balancing_penalty(
+                    log_gate[:, m], None if weight is None else weight[:, m]
+                )
+                for m in columns
+            ]
+        ).mean()
+        return loss + self.load_balancing * penalty

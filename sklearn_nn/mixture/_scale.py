@@ -58,11 +58,18 @@ class _ExpertScaleEM(Callback):
             return
         log_gate, outputs, log_scale = y_pred[1:4]
         target, weight = batch[1]
+        n_members = net.module_.n_members
         with torch.no_grad():
             log_lik = gaussian_expert_log_likelihood(target, outputs, log_scale)
-            resp = torch.softmax(log_gate + log_lik, dim=1)
+            # responsibilities within each ensemble member (its own mixture)
+            joint = (log_gate + log_lik).reshape(len(target), n_members, -1)
+            resp = torch.softmax(joint, dim=2).reshape(len(target), -1)
             if weight is not None:
-                resp = resp * weight.unsqueeze(1)
+                if weight.dim() == 2:  # one column per member
+                    weight = weight.repeat_interleave(net.module_.n_experts, dim=1)
+                    resp = resp * weight
+                else:
+                    resp = resp * weight.unsqueeze(1)
             squares = (target.unsqueeze(1) - outputs).square().mean(dim=2)
             mass, squares = resp.sum(dim=0), (resp * squares).sum(dim=0)
         if self._mass is None:
