@@ -913,3 +913,93 @@ def test_spread_beats_gaussian_process_on_old_faithful():
     )
     assert nll_moe < nll_gp, (nll_moe, nll_gp)
     assert mse_moe <= 1.05 * mse_gp, (mse_moe, mse_gp)
+
+
+# ------------------------------------------------ members (n_members='auto')
+def test_interval_coverage_on_heteroscedastic_data():
+    # noise sd 0.2 + 0.4 |x| (known): the default's central 95 % interval,
+    # mean +- 1.96 std, covers 93-97 % of 4000 test targets (binomial SE
+    # 0.35 %), and is wider where the noise is larger
+    rng = np.random.RandomState(0)
+
+    def sample(n):
+        X = rng.uniform(-3, 3, size=(n, 1))
+        sd = 0.2 + 0.4 * np.abs(X[:, 0])
+        return X, 2 * np.sin(X[:, 0]) + sd * rng.randn(n)
+
+    X, y = sample(800)
+    X_test, y_test = sample(4000)
+    mean, std = (
+        MixtureOfExpertsRegressor(random_state=0)
+        .fit(X, y)
+        .predict(X_test, return_std=True)
+    )
+    covered = np.abs(y_test - mean) <= 1.959964 * std
+    assert 0.93 <= covered.mean() <= 0.97, covered.mean()
+    quiet, noisy = np.abs(X_test[:, 0]) < 1, np.abs(X_test[:, 0]) > 2
+    assert np.median(std[noisy]) > 1.5 * np.median(std[quiet])
+    assert covered[noisy].mean() > 0.88 and covered[quiet].mean() > 0.88
+
+
+def test_members_spread_holds_where_one_mixture_overfits():
+    # 60 rows, 10 features of which 2 matter: one mixture trained for 200
+    # epochs fits the noise and, its scales estimated from the residuals it
+    # fitted, claims far too small a spread; the members stop on the rows
+    # they hold out and add their disagreement
+    rng = np.random.RandomState(0)
+    X = rng.randn(260, 10)
+    y = X[:, 0] + 0.5 * X[:, 1] + rng.randn(260)
+    train, test = slice(0, 60), slice(60, None)
+
+    def scores(reg):
+        reg.fit(X[train], y[train])
+        mean, std = reg.predict(X[test], return_std=True)
+        z = (y[test] - mean) / std
+        return np.mean(np.log(std) + 0.5 * z**2), np.mean(np.abs(z) <= 1.96)
+
+    members = MixtureOfExpertsRegressor(random_state=0)
+    (nll, covered), (nll_one, covered_one) = (
+        scores(members),
+        scores(MixtureOfExpertsRegressor(n_members=1, random_state=0)),
+    )
+    assert nll < nll_one - 1.0, (nll, nll_one)
+    assert 0.9 <= covered <= 0.99 and covered_one < 0.7, (covered, covered_one)
+    assert members.n_iter_ < 200
+    # the prediction is the members' uniform mixture: each member's own
+    # gate-weighted mean, averaged
+    gate = members.predict_gate(X[test]).reshape(-1, 5, 2) * 5
+    experts = members.predict_experts(X[test]).reshape(-1, 5, 2)
+    np.testing.assert_allclose(gate.sum(axis=2), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(
+        (gate * experts).sum(axis=2).mean(axis=1), members.predict(X[test]), atol=1e-5
+    )
+
+
+def test_member_folds_follow_the_rows_not_their_order():
+    from sklearn_nn.mixture._members import member_folds, member_weights
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(103, 3)
+    folds = member_folds(X, None, 5, seed=7)
+    assert sorted(np.bincount(folds)) == [20, 20, 21, 21, 21]
+    order = rng.permutation(len(X))
+    np.testing.assert_array_equal(member_folds(X[order], None, 5, seed=7), folds[order])
+    assert not np.array_equal(member_folds(X, None, 5, seed=8), folds)
+    # a repeated row is in its copy's fold; a row of weight 0 does not count
+    doubled = member_folds(np.vstack([X, X[:10]]), None, 5, seed=7)
+    np.testing.assert_array_equal(doubled[103:], doubled[:10])
+    weight = np.r_[np.ones(103), np.zeros(4)]
+    padded = member_folds(np.vstack([X, rng.randn(4, 3)]), weight, 5, seed=7)
+    np.testing.assert_array_equal(padded[:103], folds)
+    # each member's training weights are 0 on its own fold only
+    w = member_weights(torch.full((103,), 2.0), folds, 5).numpy()
+    np.testing.assert_array_equal(w == 0, folds[:, None] == np.arange(5))
+    assert np.all(w[w > 0] == 2.0)
+
+
+def test_n_members_with_top_k_and_auto():
+    X, y = piecewise(n=100)
+    sparse = MixtureOfExpertsRegressor(n_experts=4, top_k=2, max_epochs=2, **SMALL)
+    assert sparse.fit(X, y).predict_gate(X).shape == (100, 4)  # 'auto': 1 member
+    with pytest.raises(ValueError, match="top_k=2 needs n_members=1"):
+        sparse.set_params(n_members=3).fit(X, y)
