@@ -170,6 +170,9 @@ reg = MixtureOfExpertsRegressor(
     gate_hidden_layer_sizes=(16,),
     lr=0.02,
     max_epochs=300,
+    # one mixture (not the default's five cross-fitted members), so that its
+    # two experts and its gate can be drawn
+    n_members=1,
     random_state=0,
 ).fit(X_reg, y_reg)
 print(f"Mixture of 2 linear experts, training R^2: {reg.score(X_reg, y_reg):.3f}")

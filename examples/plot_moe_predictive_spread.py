@@ -49,8 +49,13 @@ print(f"{len(X)} eruptions, waiting {X.min():.0f}-{X.max():.0f} min")
 # standardised target (the estimator standardises ``y`` itself and reports
 # everything in the units of ``y``). The GP gets a radial-basis kernel plus a
 # white-noise kernel, whose level it fits by maximising the marginal
-# likelihood, and ``normalize_y=True``. Both see standardised inputs.
-moe = make_pipeline(StandardScaler(), MixtureOfExpertsRegressor(random_state=0))
+# likelihood, and ``normalize_y=True``. Both see standardised inputs. The
+# default fits five such mixtures, each stopped on a fifth of the rows it
+# holds out, and predicts their average (``n_members='auto'``); this example
+# draws the two experts of one mixture, so it sets ``n_members=1``.
+moe = make_pipeline(
+    StandardScaler(), MixtureOfExpertsRegressor(n_members=1, random_state=0)
+)
 gp = make_pipeline(
     StandardScaler(),
     GaussianProcessRegressor(RBF() + WhiteKernel(), normalize_y=True),
