@@ -393,7 +393,7 @@ class BaseNeuralEstimator(BaseEstimator):
             with seeded_torch(torch_seed, device):
                 if not warm:
                     net = self._new_net(device, callbacks=callbacks, **settings)
-                net.partial_fit(data, None)
+                self._train(net, data)
         finally:
             if net is not None:
                 _close_progress_bars(net)
@@ -538,6 +538,11 @@ class BaseNeuralEstimator(BaseEstimator):
             torch.as_tensor(target),
             None if weight is None else _weight_tensor(weight, self._torch_dtype),
         )
+
+    def _train(self, net, data):
+        """Train ``net`` on ``data`` (skorch's epochs; override for a
+        closed-form fit, which records its own history)."""
+        net.partial_fit(data, None)
 
     def _post_fit(self, X, target, weight, data):
         """Called at the end of ``fit`` with the validated training data.

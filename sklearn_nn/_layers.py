@@ -6,6 +6,7 @@ their own in a hand-written training loop.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -187,14 +188,22 @@ def running_mean(values: torch.Tensor) -> torch.Tensor:
 class SequenceEncoder(nn.Module):
     """Per-step states of a causal sequence encoder.
 
-    ``[token embedding ->] [dilated causal convolutions ->] LSTM/GRU``: the one
-    sequence encoder of every family that reads sequences (the recurrent
-    classifier puts a per-step output layer on it, the pair models' sequence
-    towers pool it). With convolutions, the state at step ``t`` is the
-    recurrent state concatenated with the :func:`running_mean` of the
-    convolution features up to ``t`` (a causal version of the global average
-    pooling of fully convolutional time-series classifiers, Wang et al.
-    2017), which gives the last step a short path to every earlier step.
+    ``[token embedding ->] [dilated causal convolutions ->] [LSTM/GRU]``,
+    alongside ``[causal random convolutions]``: the one sequence encoder of
+    every family that reads sequences (the recurrent classifier puts a
+    per-step output layer on it, the pair models' sequence towers pool it).
+    The state at step ``t`` joins, in this order:
+
+    * the recurrent state (``cell`` set), which reads the convolution
+      features when there are convolutions, else the input;
+    * the :func:`running_mean` of the trained convolution features up to
+      ``t`` (``conv_filters``; a causal version of the global average
+      pooling of fully convolutional time-series classifiers, Wang et al.
+      2017);
+    * the running proportions of positive values of fixed random
+      convolutions (``random_layout``, :class:`CausalRandomConvolutions`:
+      MiniRocket's features, made causal).
+
     Every step's state reads only that step and the ones before it, so
     trailing padding never changes a real step's state.
 
@@ -206,7 +215,8 @@ class SequenceEncoder(nn.Module):
         Width of the recurrent state.
     num_layers : int, default=1
         Stacked recurrent layers.
-    cell : {'lstm', 'gru'}, default='lstm'
+    cell : {'lstm', 'gru'} or None, default='lstm'
+        None for no recurrent layer.
     dropout : float, default=0.0
         Dropout between stacked recurrent layers.
     vocab_size : int or None, default=None
@@ -219,12 +229,21 @@ class SequenceEncoder(nn.Module):
         recurrent layer (see :class:`CausalConv1d`); ``()`` for none.
     conv_kernel_size : int, default=5
         Kernel size of those convolutions.
+    random_layout : tuple (dilations, features_per_dilation) or None, default=None
+        The layout of :class:`CausalRandomConvolutions` on the input (see
+        :func:`random_convolution_layout`); None for none. Its biases are
+        buffers, set with ``encoder.random.fit_biases``.
+    random_seed : int, default=0
+        Seed of the random convolutions' channel subsets.
 
     Attributes
     ----------
     n_outputs : int
-        Width of the per-step states: ``hidden_size``, plus
-        ``conv_filters[-1]`` with convolutions.
+        Width of the per-step states.
+    n_trained_outputs : int
+        Width of the part of the states that the recurrent layer and the
+        trained convolutions give (the first columns).
+    random : CausalRandomConvolutions or None
     """
 
     def __init__(
@@ -232,35 +251,84 @@ class SequenceEncoder(nn.Module):
         n_inputs: int,
         hidden_size: int = 32,
         num_layers: int = 1,
-        cell: str = "lstm",
+        cell: str | None = "lstm",
         dropout: float = 0.0,
         vocab_size: int | None = None,
         embedding_dim: int = 16,
         conv_filters: Sequence[int] = (),
         conv_kernel_size: int = 5,
+        random_layout=None,
+        random_seed: int = 0,
     ):
         super().__init__()
-        if cell not in RNN_CELLS:
-            raise ValueError(f"cell must be one of {sorted(RNN_CELLS)}, got {cell!r}")
+        if cell is not None and cell not in RNN_CELLS:
+            raise ValueError(
+                f"cell must be one of {sorted(RNN_CELLS)} or None, got {cell!r}"
+            )
+        if cell is None and not len(conv_filters) and random_layout is None:
+            raise ValueError(
+                "The encoder has nothing to read the sequence with: set cell, "
+                "conv_filters or random_layout."
+            )
+        if random_layout is not None and vocab_size is not None:
+            raise ValueError(
+                "Random convolutions read float sequences, not token ids; "
+                "use random_layout=None with vocab_size."
+            )
         if vocab_size is not None:
             self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
             n_inputs = embedding_dim
         else:
             self.embedding = None
+        self.random = (
+            None
+            if random_layout is None
+            else CausalRandomConvolutions(n_inputs, *random_layout, seed=random_seed)
+        )
+        width = n_inputs
         if len(conv_filters):
             self.conv = CausalConv1d(n_inputs, conv_filters, conv_kernel_size)
-            n_inputs = self.conv.n_outputs
+            width = self.conv.n_outputs
         else:
             self.conv = None
-        self.rnn = RNN_CELLS[cell](
-            n_inputs,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
+        if cell is None:
+            self.rnn = None
+        else:
+            self.rnn = RNN_CELLS[cell](
+                width,
+                hidden_size,
+                num_layers=num_layers,
+                batch_first=True,
+                dropout=dropout if num_layers > 1 else 0.0,
+            )
         self.hidden_size = hidden_size
-        self.n_outputs = hidden_size + (self.conv.n_outputs if self.conv else 0)
+        self.n_trained_outputs = (hidden_size if self.rnn is not None else 0) + (
+            self.conv.n_outputs if self.conv is not None else 0
+        )
+        self.n_outputs = self.n_trained_outputs + (
+            self.random.n_outputs if self.random is not None else 0
+        )
+
+    def trim(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``x`` cut to its longest real length (not in an ONNX export: an
+        exported graph runs over the whole padded length, which changes no
+        real step, and stays valid for any T)."""
+        if torch.onnx.is_in_onnx_export():
+            return x
+        return x[:, : int(lengths.max())]
+
+    def trained_states(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The recurrent and trained-convolution states (n, T,
+        n_trained_outputs), or None without either; ``x`` trimmed."""
+        if self.embedding is not None:
+            x = self.embedding(x)
+        if self.conv is None:
+            return None if self.rnn is None else self.rnn(x)[0]
+        features = self.conv(x)
+        if self.rnn is None:
+            return running_mean(features)
+        out, _ = self.rnn(features)
+        return torch.cat([out, running_mean(features)], dim=2)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-step states (n, lengths.max(), n_outputs).
@@ -272,15 +340,292 @@ class SequenceEncoder(nn.Module):
         lengths : Tensor of shape (n,)
             Real lengths (``>= 1``); states past them are meaningless.
         """
-        if not torch.onnx.is_in_onnx_export():
-            # trimming saves work; an exported graph runs over the whole
-            # padded length instead (every step reads only earlier ones, so
-            # the real steps' states are the same) and stays valid for any T
-            x = x[:, : int(lengths.max())]
-        if self.embedding is not None:
-            x = self.embedding(x)
-        if self.conv is None:
-            return self.rnn(x)[0]
-        features = self.conv(x)
-        out, _ = self.rnn(features)
-        return torch.cat([out, running_mean(features)], dim=2)
+        x = self.trim(x, lengths)
+        parts = [self.trained_states(x)]
+        if self.random is not None:
+            parts.append(self.random(x))
+        return torch.cat([p for p in parts if p is not None], dim=2)
+
+
+# ----------------------------------------------- causal random convolutions
+# MiniRocket's 84 kernels (Dempster, Schmidt and Webb, 2021): nine taps of
+# weight -1, of which three (every choice of three positions) weigh 2
+_KERNEL_LENGTH = 9
+_KERNEL_INDICES = np.array(
+    [
+        (i, j, k)
+        for i in range(_KERNEL_LENGTH)
+        for j in range(i + 1, _KERNEL_LENGTH)
+        for k in range(j + 1, _KERNEL_LENGTH)
+    ]
+)
+N_RANDOM_KERNELS = len(_KERNEL_INDICES)  # 84
+
+
+def _golden_quantiles(n: int) -> np.ndarray:
+    """MiniRocket's low-discrepancy quantiles ``(k * phi) mod 1``, k = 1..n."""
+    return (np.arange(1, n + 1) * ((np.sqrt(5) + 1) / 2)) % 1
+
+
+def random_convolution_layout(
+    n_steps: int, n_features: int = 10_000, max_dilations_per_kernel: int = 32
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """MiniRocket's dilations and the number of features of each.
+
+    Dilations are spaced exponentially from 1 to ``(n_steps - 1) / 8`` (the
+    kernel then spans the whole sequence); each of the 84 kernels gets
+    ``n_features // 84`` biases, shared out over the dilations.
+
+    Returns
+    -------
+    dilations : tuple of int
+    features_per_dilation : tuple of int
+        Biases per kernel at each dilation; the block yields ``84 *
+        sum(features_per_dilation)`` features.
+    """
+    per_kernel = max(1, n_features // N_RANDOM_KERNELS)
+    n_dilations = min(per_kernel, max_dilations_per_kernel)
+    multiplier = per_kernel / n_dilations
+    max_exponent = max(0.0, np.log2(max(n_steps - 1, 1) / (_KERNEL_LENGTH - 1)))
+    dilations, counts = np.unique(
+        np.logspace(0, max_exponent, n_dilations, base=2).astype(np.int64),
+        return_counts=True,
+    )
+    counts = (counts * multiplier).astype(np.int64)
+    for i in range(per_kernel - int(counts.sum())):
+        counts[i % len(counts)] += 1
+    return tuple(int(d) for d in dilations), tuple(int(c) for c in counts)
+
+
+class CausalRandomConvolutions(nn.Module):
+    """MiniRocket's features made causal: a running proportion of positive values.
+
+    Fixed (untrained) dilated convolutions with MiniRocket's 84 kernels of
+    nine taps (Dempster et al., 2021), each summing a random subset of the
+    channels, are compared with fixed biases; feature ``f`` at step ``t`` is
+    the proportion of the steps ``0..t`` whose convolution output exceeds
+    ``f``'s bias (PPV). The convolutions are *causal* -- the output at ``t``
+    reads steps ``t - 8 d .. t``, zero before the sequence starts -- so the
+    feature at ``t`` depends on steps ``<= t`` only, and at a sequence's last
+    step it is MiniRocket's PPV feature (with left padding instead of
+    MiniRocket's centred one).
+
+    The weights, channel subsets and biases are buffers: build the block
+    with the layout, then set them with :meth:`fit_biases` (from training
+    sequences) or load a state dict.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Channels per step.
+    dilations : sequence of int
+        Dilation of each group of 84 convolutions (see
+        :func:`random_convolution_layout`).
+    features_per_dilation : sequence of int
+        Biases per kernel at each dilation.
+    seed : int, default=0
+        Seed of the channel subsets (multivariate input only).
+
+    Attributes
+    ----------
+    n_outputs : int
+        Number of features, ``84 * sum(features_per_dilation)``.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        dilations: Sequence[int],
+        features_per_dilation: Sequence[int],
+        seed: int = 0,
+    ):
+        super().__init__()
+        if len(dilations) != len(features_per_dilation) or not len(dilations):
+            raise ValueError(
+                "dilations and features_per_dilation must be non-empty and of the "
+                f"same length, got {dilations!r} and {features_per_dilation!r}."
+            )
+        self.dilations = tuple(int(d) for d in dilations)
+        self.features_per_dilation = tuple(int(c) for c in features_per_dilation)
+        rng = np.random.RandomState(seed)
+        base = -np.ones((N_RANDOM_KERNELS, _KERNEL_LENGTH))
+        base[np.arange(N_RANDOM_KERNELS)[:, None], _KERNEL_INDICES] = 2.0
+        for i, count in enumerate(self.features_per_dilation):
+            # MiniRocket's channel subsets: 2**U(0, log2(min(C, 9) + 1)) channels
+            n_max = min(n_inputs, 9)
+            sizes = (2 ** rng.uniform(0, np.log2(n_max + 1), N_RANDOM_KERNELS)).astype(
+                int
+            )
+            channels = np.zeros((N_RANDOM_KERNELS, n_inputs, 1))
+            for k, size in enumerate(sizes):
+                channels[k, rng.choice(n_inputs, size, replace=False)] = 1.0
+            weight = torch.as_tensor(base[:, None, :] * channels, dtype=torch.float32)
+            self.register_buffer(f"weight_{i}", weight)
+            self.register_buffer(f"bias_{i}", torch.zeros(N_RANDOM_KERNELS, count))
+        self.n_outputs = N_RANDOM_KERNELS * sum(self.features_per_dilation)
+
+    def _groups(self):
+        for i, dilation in enumerate(self.dilations):
+            yield dilation, getattr(self, f"weight_{i}"), getattr(self, f"bias_{i}")
+
+    def convolve(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Causal convolution outputs, one (n, 84, T) tensor per dilation."""
+        h = x.transpose(1, 2)
+        outs = []
+        for dilation, weight, _ in self._groups():
+            left = (_KERNEL_LENGTH - 1) * dilation
+            padded = nn.functional.pad(h, (left, 0))
+            outs.append(
+                nn.functional.conv1d(padded, weight.to(h.dtype), dilation=dilation)
+            )
+        return outs
+
+    @property
+    def receptive_field(self) -> int:
+        """Number of steps that the widest convolution reads."""
+        return 1 + (_KERNEL_LENGTH - 1) * max(self.dilations)
+
+    @torch.no_grad()
+    def fit_biases(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor,
+        generator=None,
+        sample_weight: torch.Tensor | None = None,
+    ):
+        """Set the biases from training sequences, as MiniRocket does.
+
+        For each (dilation, kernel), the convolution output over the real
+        steps of one training sequence drawn at random gives the biases as
+        its quantiles at MiniRocket's low-discrepancy levels; each kernel's
+        biases are kept sorted.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, T, n_inputs)
+            Zero-padded training sequences.
+        lengths : Tensor of shape (n,)
+        generator : torch.Generator, optional
+            Draws the sequences.
+        sample_weight : Tensor of shape (n,), optional
+            A sequence is drawn with probability proportional to its weight.
+            The draw reads the sequences in the order of their values, not of
+            the rows, so that an integer weight draws exactly as repeating the
+            sequence that many times would.
+        """
+        levels = torch.as_tensor(_golden_quantiles(self.n_outputs), dtype=torch.float64)
+        weight_ = (
+            torch.ones(len(x), dtype=torch.float64)
+            if sample_weight is None
+            else torch.as_tensor(sample_weight, dtype=torch.float64)
+        )
+        rows = torch.cat(
+            [lengths[:, None].to(x.dtype), x.reshape(len(x), -1)], dim=1
+        ).detach()
+        # the rows in lexicographic order (np.unique sorts them as one key)
+        _, inverse = np.unique(rows.cpu().numpy(), axis=0, return_inverse=True)
+        order = torch.as_tensor(np.argsort(inverse.ravel(), kind="stable"))
+        cdf = torch.cumsum(weight_[order], dim=0)
+        start = 0
+        for dilation, weight, bias in self._groups():
+            count = bias.shape[1]
+            draw = torch.rand(
+                N_RANDOM_KERNELS, generator=generator, dtype=torch.float64
+            )
+            position = torch.searchsorted(cdf, draw * cdf[-1], right=True)
+            pick = order[position.clamp(max=len(x) - 1)]
+            seqs = x[pick].to(torch.float64)  # kernel k reads sequence pick[k]
+            left = (_KERNEL_LENGTH - 1) * dilation
+            padded = nn.functional.pad(seqs.transpose(1, 2), (left, 0))
+            out = nn.functional.conv1d(
+                padded.reshape(1, -1, padded.shape[2]),
+                weight.to(torch.float64),
+                dilation=dilation,
+                groups=N_RANDOM_KERNELS,
+            )[0]  # (84, T)
+            steps = torch.arange(out.shape[1])
+            out = out.masked_fill(steps[None, :] >= lengths[pick][:, None], math.nan)
+            q = levels[start : start + N_RANDOM_KERNELS * count].view(
+                N_RANDOM_KERNELS, count
+            )
+            # the quantile levels of each kernel, one row at a time (nanquantile
+            # takes one set of levels for all rows)
+            values = torch.stack(
+                [torch.nanquantile(out[k], q[k]) for k in range(N_RANDOM_KERNELS)]
+            )
+            bias.copy_(values.sort(dim=1).values.to(bias.dtype))
+            start += N_RANDOM_KERNELS * count
+        return self
+
+    def positive_groups(self, x: torch.Tensor):
+        """Per dilation group, the indicators (n, 84 * m, T) of the causal
+        convolution output at each step exceeding each bias (bool)."""
+        for conv, (_, _, bias) in zip(self.convolve(x), self._groups()):
+            # (n, 84, 1, T) > (84, m, 1) -> (n, 84, m, T)
+            above = conv.unsqueeze(2) > bias.to(conv.dtype).unsqueeze(2)
+            yield above.flatten(1, 2)
+
+    def features_at(
+        self, x: torch.Tensor, lengths: torch.Tensor, points: torch.Tensor
+    ) -> torch.Tensor:
+        """PPV features at chosen steps: (n, K, n_outputs).
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, T, n_inputs)
+            Zero-padded sequences.
+        lengths : Tensor of shape (n,)
+            Real lengths; steps past them never count.
+        points : Tensor of shape (n, K)
+            Steps, each below its sequence's length, at which to take the
+            proportion of the steps up to them that exceed each bias.
+        """
+        n_steps = x.shape[1]
+        count_dtype = torch.int16 if n_steps < 2**15 else torch.int32
+        index = points.unsqueeze(1)
+        feats = [
+            # counts up to each step, read at the points
+            above.cumsum(dim=2, dtype=count_dtype)
+            .gather(2, index.expand(-1, above.shape[1], -1))
+            .transpose(1, 2)
+            for above in self.positive_groups(x)
+        ]
+        counts = (points + 1).to(x.dtype).unsqueeze(2)
+        return torch.cat(feats, dim=2).to(x.dtype) / counts
+
+    def step_sums(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """``positive(x) @ weight.T`` at every step, group by group.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, T, n_inputs)
+        weight : Tensor of shape (n_out, n_outputs)
+            A linear map of the features.
+
+        Returns
+        -------
+        Tensor of shape (n, T, n_out)
+            Its :func:`running_mean` over steps is ``weight`` applied to the
+            running PPV features (:meth:`forward`), without holding all the
+            features of every step at once.
+        """
+        total, start = 0, 0
+        for above in self.positive_groups(x):
+            width = above.shape[1]
+            w = weight[:, start : start + width].to(x.dtype)
+            total = total + torch.matmul(w, above.to(x.dtype))
+            start += width
+        return total.transpose(1, 2)
+
+    def positive(self, x: torch.Tensor) -> torch.Tensor:
+        """Indicators (n, T, n_outputs): is the output at step t above the bias."""
+        parts = list(self.positive_groups(x))
+        return torch.cat(parts, dim=1).transpose(1, 2).to(x.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Running PPV features (n, T, n_outputs): causal, in [0, 1].
+
+        Memory grows as ``n * T * n_outputs``; the classifier uses
+        :meth:`step_sums` and :meth:`features_at` instead.
+        """
+        return running_mean(self.positive(x))

@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklearn_nn
+from sklearn_nn import TargetReplicationLSTMClassifier
 from sklearn_nn.preprocessing import SequenceStandardScaler
 
 ESTIMATOR_CLASSES = [
@@ -52,8 +53,8 @@ FAST_PARAMS = {
         embedding_dim=4,
         lr=0.03,
     ),
-    # one small convolution layer instead of the default (64, 64): speed
-    "TargetReplicationLSTMClassifier": dict(hidden_size=8, conv_filters=(8,), lr=0.03),
+    # the default architecture (random features, ridge read-out), as is
+    "TargetReplicationLSTMClassifier": dict(),
 }
 COMMON_FAST = dict(max_epochs=40, dtype="float64", random_state=0)
 
@@ -67,7 +68,17 @@ def test_every_estimator_has_fast_params():
     assert set(FAST_PARAMS) == {cls.__name__ for cls in ESTIMATOR_CLASSES}
 
 
-@parametrize_with_checks([fast_instance(cls) for cls in ESTIMATOR_CLASSES])
+# the recurrent path too: a small GRU reading one small convolution layer,
+# trained by gradient (speed)
+RECURRENT_INSTANCE = TargetReplicationLSTMClassifier(
+    random_features=0, cell="gru", hidden_size=8, conv_filters=(8,), lr=0.03,
+    **COMMON_FAST,
+)  # fmt: skip
+
+
+@parametrize_with_checks(
+    [fast_instance(cls) for cls in ESTIMATOR_CLASSES] + [RECURRENT_INSTANCE]
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

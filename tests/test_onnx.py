@@ -255,6 +255,20 @@ def test_lstm_reads_nan_padded_sequences_of_any_length(conv_filters):
         check_classifier(model, clf, X_new, X=pad(X_new, 2))
 
 
+@pytest.mark.parametrize("cell", [None, "gru"])
+def test_random_features_read_nan_padded_sequences_of_any_length(cell):
+    # the default encoder (random features, ridge read-out), and the random
+    # features joined to a GRU; the comparisons run inside the graph
+    X, y = ragged(60, 2, 9, 40, seed=0)
+    clf = TargetReplicationLSTMClassifier(cell=cell, max_epochs=3, random_state=0)
+    clf.fit(X, y)
+    assert clf.random_features_ == 9996
+    model = to_onnx(clf, X[:2])
+    for low, high, n in ((1, 9, 5), (9, 40, 30), (60, 61, 2)):
+        X_new, _ = ragged(n, 2, low, high, seed=high)
+        check_classifier(model, clf, X_new, X=pad(X_new, 2))
+
+
 def test_lstm_univariate_table_padding_value_and_float64():
     rng = np.random.RandomState(0)
     X = rng.randn(50, 12)

@@ -157,11 +157,14 @@ def variable_length_sequences(n=60, seed=0):
     return X, y
 
 
-def test_sequences_and_token_towers_round_trip():
+@pytest.mark.parametrize("random_features", [10_000, 0])
+def test_sequences_and_token_towers_round_trip(random_features):
+    # random features with the ridge read-out (the default), or a GRU
     X, y = variable_length_sequences()
     clf = TargetReplicationLSTMClassifier(
-        hidden_size=8, conv_filters=(), max_epochs=4, random_state=0
+        random_features=random_features, hidden_size=8, max_epochs=4, random_state=0
     ).fit(X, y)
+    assert clf.solver_ == ("ridge" if random_features else "gradient")
     restored, _ = skops_round_trip(clf)
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(

@@ -285,7 +285,7 @@ def test_prediction_independent_of_chunking_and_order():
     X, y = early_decision(n=50)
     clf = TargetReplicationLSTMClassifier(**FAST).fit(X, y)
     expected = clf.predict_proba(X)
-    clf._inference_batch_size = 7  # instance attribute: many sorted chunks
+    clf._max_inference_batch_size = 7  # instance attribute: many sorted chunks
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-12)
     perm = np.random.RandomState(1).permutation(50)
     np.testing.assert_allclose(
@@ -305,7 +305,7 @@ def test_per_step_prediction_independent_of_chunking():
     X, y = early_decision(n=50)
     clf = TargetReplicationLSTMClassifier(**FAST).fit(X, y)
     expected = clf.predict_proba_steps(X)
-    clf._inference_batch_size = 7
+    clf._max_inference_batch_size = 7
     chunked = clf.predict_proba_steps(X)
     assert chunked.shape == expected.shape
     np.testing.assert_array_equal(np.isnan(chunked), np.isnan(expected))
@@ -321,8 +321,8 @@ def test_learns_an_early_decision_and_beats_baselines():
     scores = {}
     for alpha in (0.0, 0.5):
         clf = TargetReplicationLSTMClassifier(
-            hidden_size=16, lr=0.02, max_epochs=25, replication_weight=alpha,
-            random_state=0,
+            random_features=0, hidden_size=16, lr=0.02, max_epochs=25,
+            replication_weight=alpha, random_state=0,
         )  # fmt: skip
         scores[alpha] = clf.fit(X, y).score(X_test, y_test)
     assert chance < 0.6
@@ -358,7 +358,8 @@ def test_seed_scenario_class_weight_and_final_step_validation():
             return SpyLoss(self.replication_weight)
 
     clf = SpyClassifier(
-        hidden_size=8, replication_weight=0.6, class_weight={0: 0.5, 1: 4},
+        random_features=0, hidden_size=8, replication_weight=0.6,
+        class_weight={0: 0.5, 1: 4},
         early_stopping=True, validation_fraction=0.25, max_epochs=30,
         lr=0.02, dtype="float64", random_state=0, batch_size=200,
     ).fit(X, y)  # fmt: skip
@@ -431,7 +432,9 @@ def test_japanese_vowels_accuracy_at_defaults(japanese_vowels):
 def test_auto_conv_filters_cover_a_quarter_of_the_longest_sequence(longest, n_layers):
     rng = np.random.RandomState(0)
     X = [rng.randn(longest, 1), rng.randn(3, 1)]
-    clf = TargetReplicationLSTMClassifier(max_epochs=1, hidden_size=4).fit(X, [0, 1])
+    clf = TargetReplicationLSTMClassifier(
+        random_features=0, conv_filters="auto", max_epochs=1, hidden_size=4
+    ).fit(X, [0, 1])
     assert clf.conv_filters_ == (64,) * n_layers
     conv = clf.net_.module_.encoder.conv
     assert [c.dilation[0] for c in conv.convs] == [2**i for i in range(n_layers)]
@@ -439,7 +442,9 @@ def test_auto_conv_filters_cover_a_quarter_of_the_longest_sequence(longest, n_la
     assert 4 * conv.receptive_field >= longest
     assert n_layers == 2 or 4 * (1 + 4 * (2 ** (n_layers - 1) - 1)) < longest
     # an explicit value is used as given; () is the plain recurrent network
-    clf = TargetReplicationLSTMClassifier(max_epochs=1, conv_filters=()).fit(X, [0, 1])
+    clf = TargetReplicationLSTMClassifier(
+        random_features=0, max_epochs=1, conv_filters=()
+    ).fit(X, [0, 1])
     assert clf.conv_filters_ == () and clf.net_.module_.encoder.conv is None
 
 

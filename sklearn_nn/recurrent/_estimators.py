@@ -6,6 +6,7 @@ import functools
 import math
 import numbers
 
+import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -17,28 +18,50 @@ from .._base import (
     _numeric_input_errors,
     fill_doc,
 )
-from .._layers import layer_sizes
-from .._net import LengthBucketIterator
+from .._layers import (
+    CausalRandomConvolutions,
+    layer_sizes,
+    random_convolution_layout,
+)
+from .._net import LengthBucketIterator, TensorBatches
 from .._sequences import PaddedSequences, check_padding_value, check_sequences
 from ._modules import SequenceClassifierRNN, TargetReplicationLoss, step_mask
+from ._readout import fit_ridge_readout
+
+# the random convolutions' kernels have nine taps: on shorter sequences
+# (cell='auto') the recurrent network reads them instead
+_RANDOM_MIN_STEPS = 9
 
 
 @fill_doc
 class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
-    """Sequence classifier (LSTM/GRU) trained with target replication.
+    """Causal sequence classifier with per-step predictions and target replication.
 
-    Dilated causal convolutions (``conv_filters``) and a unidirectional
-    recurrent network read each sequence; one output layer, shared over time,
-    turns the state at every step (the recurrent state and the running mean
-    of the convolution features) into a class distribution ``y_hat_t`` that
-    depends on steps ``1..t`` only. Target replication (Lipton et al., 2016) trains
-    every step to predict the sequence's label. With ``alpha =
-    replication_weight`` and ``T`` the sequence's own length, the loss of a
-    sequence is::
+    One output layer, shared over time, turns the state at every step into a
+    class distribution ``y_hat_t`` that depends on steps ``1..t`` only. By
+    default the state is MiniRocket's features made causal (Dempster et al.,
+    2021): about 10 000 fixed random dilated convolutions, each feature the
+    running proportion of the steps so far whose convolution output exceeds
+    a bias drawn from the training data. The output layer is then fitted in
+    closed form (``solver='ridge'``): a ridge regression on the features at
+    each sequence's last step, its penalty chosen by generalised
+    cross-validation, with one temperature fitted to the cross-validated
+    scores so that the probabilities are calibrated. The fit runs no epochs.
+    A recurrent network (``cell='gru'`` or ``'lstm'``) and dilated causal
+    convolutions (``conv_filters``) can read the sequence as well or instead;
+    they are trained by gradient descent (``solver='gradient'``). Sequences
+    shorter than 9 steps and token sequences are read by a GRU
+    (``cell='auto'``).
+
+    Target replication (Lipton et al., 2016) trains every step to predict the
+    sequence's label. With ``alpha = replication_weight`` and ``T`` the
+    sequence's own length, the loss of a sequence is::
 
         alpha * (1/T) * sum_{t=1..T} l(y_hat_t, y) + (1 - alpha) * l(y_hat_T, y)
 
-    with ``l`` the negative log-likelihood; ``class_weight`` and
+    with ``l`` the negative log-likelihood (the squared error of the ridge
+    read-out, whose replicated rows are the features at 10 evenly spaced
+    steps of each sequence instead of every step); ``class_weight`` and
     ``sample_weight`` multiply both terms. Validation (``early_stopping``)
     scores the final step only. ``predict_proba`` is ``y_hat_T``, the
     distribution at each sequence's last real step, and
@@ -74,13 +97,31 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
 
     Parameters
     ----------
+    random_features : int, default=10_000
+        Number of causal random-convolution features (rounded down to a
+        multiple of 84, MiniRocket's kernels: 9 996 by default); 0 for none.
+        Float sequences of at least 9 steps only. Each feature reads the
+        steps up to its own (MiniRocket's dilations up to the longest
+        training sequence), so per-step predictions stay causal.
+    cell : {'auto', 'gru', 'lstm'} or None, default='auto'
+        Recurrent cell, or None for none. 'auto' is None where the random
+        features read the sequences, and 'gru' for token sequences and for
+        sequences shorter than 9 steps. Setting a cell while
+        ``random_features > 0`` joins its state to the random features
+        (trained by gradient descent: slower); set ``random_features=0`` for
+        the plain recurrent network of Lipton et al.
+    solver : {'auto', 'ridge', 'gradient'}, default='auto'
+        How the network is fitted. 'ridge': the output layer in closed form
+        on the random features (no trained part may be present; no epochs,
+        so ``max_epochs``, ``lr``, ``optimizer``, ``batch_size`` and
+        ``weight_decay`` are not used, and a warm start refits it).
+        'gradient': every trained part by ``optimizer`` over epochs. 'auto'
+        is 'ridge' when the random features are the only part and
+        ``early_stopping`` is off, 'gradient' otherwise.
     hidden_size : int, default=32
         Width of the recurrent state.
     num_layers : int, default=1
         Number of stacked recurrent layers.
-    cell : {'gru', 'lstm'}, default='gru'
-        Recurrent cell. GRU is the default: on the real-data benchmarks
-        (JapaneseVowels, UCR sets) it matched or beat the LSTM.
     replication_weight : float, default=0.0
         ``alpha`` in [0, 1], the weight of the replicated per-step losses
         against the final-step loss. 0 is ordinary final-step training (the
@@ -97,11 +138,11 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         Width of the token embedding (only used with ``vocab_size``).
     dropout : float, default=0.0
         Dropout between stacked recurrent layers and before the output layer.
-    conv_filters : 'auto' or array-like of int, default='auto'
-        Output channels of the dilated causal convolution layers (layer ``i``:
-        kernel ``conv_kernel_size``, dilation ``2**i``, ReLU) that read the
-        sequence before the recurrent layer; ``()`` for none (the plain
-        recurrent network of Lipton et al.). 'auto' stacks layers of 64
+    conv_filters : 'auto' or array-like of int, default=()
+        Output channels of trained dilated causal convolution layers (layer
+        ``i``: kernel ``conv_kernel_size``, dilation ``2**i``, ReLU) that read
+        the sequence before the recurrent layer; ``()`` for none. 'auto' stacks
+        layers of 64
         filters until the receptive field ``1 + (conv_kernel_size - 1) *
         (2**n_layers - 1)`` covers a quarter of the longest training sequence
         (at least 2 layers): 2 layers for sequences of up to 52 steps, 4 for
@@ -135,12 +176,24 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         names.
     conv_filters_ : tuple of int
         The convolution layers used (``conv_filters`` resolved).
+    cell_ : {'gru', 'lstm'} or None
+        The recurrent cell used (``cell`` resolved).
+    solver_ : {'ridge', 'gradient'}
+        How the network was fitted (``solver`` resolved).
+    random_features_ : int
+        Number of random-convolution features used (0 for none).
+    ridge_alpha_ : float
+        The ridge penalty chosen by generalised cross-validation
+        (``solver_='ridge'`` only).
+    temperature_ : float
+        The factor on the ridge scores that calibrates the probabilities
+        (``solver_='ridge'`` only).
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_nn.recurrent.SequenceClassifierRNN` torch module.
         {net_contract}
     n_iter_ : int
-        Number of epochs run (summed over warm starts).
+        Number of epochs run (summed over warm starts); 1 for a ridge fit.
     loss_curve_ : list of float
         Training loss (with target replication) at each epoch.
     validation_loss_curve_ : list of float or None
@@ -166,6 +219,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     .. [3] Z. Wang, W. Yan and T. Oates, "Time Series Classification from
        Scratch with Deep Neural Networks: A Strong Baseline", IJCNN 2017
        (global average pooling, here as a running mean).
+    .. [4] A. Dempster, D. F. Schmidt and G. I. Webb, "MiniRocket: A Very
+       Fast (Almost) Deterministic Transform for Time Series
+       Classification", KDD 2021.
 
     Examples
     --------
@@ -173,10 +229,11 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     >>> from sklearn_nn import TargetReplicationLSTMClassifier
     >>> rng = np.random.RandomState(0)
     >>> y = rng.randint(2, size=80)
-    >>> X = [rng.randn(rng.randint(5, 12)) + 1.5 * label for label in y]
-    >>> clf = TargetReplicationLSTMClassifier(hidden_size=8, lr=0.03,
-    ...                                       max_epochs=30, random_state=0)
-    >>> clf.fit(X, y).score(X, y) > 0.9
+    >>> X = [rng.randn(rng.randint(15, 30)) + 1.5 * label for label in y]
+    >>> clf = TargetReplicationLSTMClassifier(random_state=0).fit(X, y)
+    >>> clf.solver_, clf.random_features_
+    ('ridge', 9996)
+    >>> clf.score(X, y) > 0.9
     True
     >>> steps = clf.predict_proba_steps(X[:2])  # (2, longest length, n_classes)
     >>> steps.shape == (2, max(len(X[0]), len(X[1])), 2)
@@ -187,7 +244,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         **NeuralClassifierBase._parameter_constraints,
         "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "num_layers": [Interval(numbers.Integral, 1, None, closed="left")],
-        "cell": [StrOptions({"lstm", "gru"})],
+        "cell": [StrOptions({"auto", "lstm", "gru"}), None],
+        "random_features": [Interval(numbers.Integral, 0, None, closed="left")],
+        "solver": [StrOptions({"auto", "ridge", "gradient"})],
         "replication_weight": [Interval(numbers.Real, 0, 1, closed="both")],
         "vocab_size": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -197,8 +256,14 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         "padding_value": [numbers.Real, None],
     }
 
-    # sequences per forward pass at prediction time
-    _inference_batch_size = 1024
+    # the most sequences per forward pass at prediction time
+    _max_inference_batch_size = 1024
+    # the random features of a chunk of sequences at prediction time hold at
+    # most this many (step, feature) entries
+    _random_inference_entries = 2**26
+    # target replication on the ridge read-out: the features of each
+    # sequence at this many evenly spaced steps (the last one included)
+    _replication_points = 10
     # sequence data sets are small (UCR/UEA: tens to hundreds of sequences):
     # batches of 32 give enough optimizer steps per epoch (see the user guide)
     _auto_batch_size = 32
@@ -206,14 +271,16 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     def __init__(
         self,
         *,
+        random_features=10_000,
+        cell="auto",
+        solver="auto",
         hidden_size=32,
         num_layers=1,
-        cell="gru",
         replication_weight=0.0,
         vocab_size=None,
         embedding_dim=16,
         dropout=0.0,
-        conv_filters="auto",
+        conv_filters=(),
         conv_kernel_size=5,
         padding_value=None,
         class_weight=None,
@@ -248,9 +315,11 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             device=device,
             dtype=dtype,
         )
+        self.random_features = random_features
+        self.cell = cell
+        self.solver = solver
         self.hidden_size = hidden_size
         self.num_layers = num_layers
-        self.cell = cell
         self.replication_weight = replication_weight
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
@@ -337,12 +406,73 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             dtype=self._numpy_dtype,
         )
         if reset:
-            self.conv_filters_ = self._resolve_conv_filters(int(seqs.lengths.max()))
+            longest = int(seqs.lengths.max())
+            self.conv_filters_ = self._resolve_conv_filters(longest)
+            self.cell_, self.solver_, random = self._resolve_architecture(longest)
+            if random:
+                self._random_layout = random_convolution_layout(
+                    longest, self.random_features
+                )
+                self.random_features_ = 84 * sum(self._random_layout[1])
+            else:
+                self._random_layout = None
+                self.random_features_ = 0
         return seqs, y
+
+    def _resolve_architecture(self, longest=None):
+        """``(cell_, solver_, random)``: the 'auto' values resolved for
+        training sequences whose longest has ``longest`` steps (None: the
+        parameters alone, checked before any data work)."""
+        tokens = self.vocab_size is not None
+        # the random convolutions' nine taps need float sequences of at
+        # least nine steps to give informative features
+        random = bool(self.random_features) and not tokens
+        cell = self.cell
+        if cell == "auto":
+            short = longest is not None and longest < _RANDOM_MIN_STEPS
+            cell = "gru" if not random or short else None
+            random = random and not short
+        auto_conv = isinstance(self.conv_filters, str) and self.conv_filters == "auto"
+        has_conv = auto_conv or bool(layer_sizes(self.conv_filters, "conv_filters"))
+        if cell is None and not has_conv and not random:
+            raise ValueError(
+                "cell=None needs another part to read the sequences: random "
+                "features (random_features > 0, float sequences only) or "
+                "conv_filters."
+            )
+        trained = cell is not None or has_conv or tokens
+        solver = self.solver
+        if solver == "auto":
+            # early stopping watches an iterative fit
+            solver = "gradient" if trained or self.early_stopping else "ridge"
+        if solver == "ridge":
+            if trained:
+                raise ValueError(
+                    "solver='ridge' fits a linear read-out of the fixed random "
+                    "features in closed form, but this encoder has trained parts "
+                    f"(cell={cell!r}, conv_filters={self.conv_filters!r}"
+                    + (", token input" if tokens else "")
+                    + "); use solver='gradient' or 'auto', or cell=None and "
+                    "conv_filters=()."
+                )
+            if self.early_stopping:
+                raise ValueError(
+                    "early_stopping=True stops gradient training, but "
+                    "solver='ridge' fits the read-out in closed form (its penalty "
+                    "chosen by generalised cross-validation); use "
+                    "early_stopping=False, or solver='gradient' or 'auto'."
+                )
+        return cell, solver, random
 
     def _check_parameters(self):
         if not (isinstance(self.conv_filters, str) and self.conv_filters == "auto"):
             layer_sizes(self.conv_filters, "conv_filters")
+        if 0 < self.random_features < 84:
+            raise ValueError(
+                "random_features must be 0 (none) or at least 84 (one feature "
+                f"per kernel), got {self.random_features}."
+            )
+        self._resolve_architecture()
 
     def _resolve_conv_filters(self, longest):
         """``conv_filters``, with 'auto' resolved for sequences of ``longest``."""
@@ -352,9 +482,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         n_layers = 2
         # receptive field 1 + (k - 1) * (2**n - 1) >= a quarter of the
         # longest sequence (the running mean of the features reaches the
-        # rest). Measured on aeon's UCR/UEA sets: covering the whole length
-        # cost accuracy on the short JapaneseVowels and ItalyPowerDemand
-        # (3 layers instead of 2: 0.952 vs 0.977, 0.954 vs 0.966)
+        # rest)
         while k > 1 and 4 * (1 + (k - 1) * (2**n_layers - 1)) < longest:
             n_layers += 1
         return (64,) * n_layers
@@ -379,21 +507,136 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             LengthBucketIterator, shuffle=shuffle, generator=generator
         )
 
+    @property
+    def _inference_batch_size(self):
+        layout = getattr(self, "_random_layout", None)
+        if not layout:
+            return self._max_inference_batch_size
+        # a chunk's random features, (rows, steps, 84 * features per dilation)
+        # for the widest dilation group, stay below _random_inference_entries
+        entries = getattr(self, "_longest", 1) * 84 * max(layout[1])
+        rows = self._random_inference_entries // max(entries, 1)
+        return int(min(self._max_inference_batch_size, max(1, rows)))
+
     # ------------------------------------------------------------ model
+    def _training_data(self, X, y, target, weight, rng):
+        self._longest = int(X.lengths.max())
+        if self._random_layout is not None:
+            if self.warm_start and hasattr(self, "net_"):
+                # a warm start keeps the fitted features
+                random = self.net_.module_.encoder.random
+            else:
+                self._random_seed = int(rng.randint(2**31 - 1))
+                random = CausalRandomConvolutions(
+                    self._n_channels, *self._random_layout, seed=self._random_seed
+                ).to(self._torch_dtype)
+                generator = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+                values, lengths = self._make_inputs(X)
+                random.fit_biases(
+                    values,
+                    lengths,
+                    generator,
+                    None if weight is None else torch.as_tensor(weight),
+                )
+            self._fitted_random = random
+        else:
+            self._random_seed = 0
+        if self.solver_ != "ridge":
+            return super()._training_data(X, y, target, weight, rng)
+        # the ridge read-out's rows: the features of every sequence at the
+        # replication points (the last step only without replication)
+        n_points = self._replication_points if self.replication_weight > 0 else 1
+        features = self._random_features_at(X, n_points)
+        return TensorBatches(
+            (features,),
+            torch.as_tensor(target),
+            None if weight is None else torch.as_tensor(weight),
+        )
+
+    def _random_features_at(self, X: PaddedSequences, n_points):
+        """The random features of ``X`` at ``n_points`` evenly spaced steps of
+        each sequence, the last step last: (n, n_points, random_features_)."""
+        lengths = torch.from_numpy(X.lengths)
+        k = torch.arange(1, n_points + 1)
+        # ceil(length * k / n_points) - 1
+        points = (
+            -torch.div(-lengths[:, None] * k, n_points, rounding_mode="floor")
+        ) - 1
+        out = torch.empty(len(X), n_points, self.random_features_, dtype=torch.float64)
+        size = self._inference_batch_size
+        random = self._fitted_random
+        with torch.inference_mode():
+            for start in range(0, len(X), size):
+                rows = slice(start, start + size)
+                chunk = torch.from_numpy(X.values[rows])
+                chunk_lengths = lengths[rows]
+                chunk = chunk[:, : int(chunk_lengths.max())]
+                out[rows] = random.features_at(chunk, chunk_lengths, points[rows])
+        return out
+
+    def _train(self, net, data):
+        if self.solver_ != "ridge":
+            return super()._train(net, data)
+        features = data.inputs[0].cpu().numpy()
+        codes = data.target.cpu().numpy()
+        weight = None if data.weight is None else data.weight.cpu().numpy()
+        n, n_points = features.shape[:2]
+        extra = None
+        if n_points > 1:
+            # target replication: the earlier points' rows share alpha of each
+            # sequence's weight, the last step keeps 1 - alpha (as the loss)
+            alpha = self.replication_weight
+            w = np.ones(n) if weight is None else weight
+            extra = (
+                features[:, :-1].reshape(-1, features.shape[2]),
+                np.repeat(codes, n_points - 1),
+                np.repeat(w * alpha / n_points, n_points - 1),
+            )
+            weight = w * (1 - alpha + alpha / n_points)
+        coef, intercept, alpha, temperature = fit_ridge_readout(
+            features[:, -1], codes, len(self.classes_), weight, extra
+        )
+        self.ridge_alpha_ = alpha
+        self.temperature_ = temperature
+        output = net.module_.output
+        with torch.no_grad():
+            output.weight.copy_(torch.as_tensor(coef, dtype=output.weight.dtype))
+            output.bias.copy_(torch.as_tensor(intercept, dtype=output.bias.dtype))
+        # one "epoch": the training loss of the fitted read-out
+        logits = torch.as_tensor(features[:, -1] @ coef.T + intercept)
+        nll = -torch.log_softmax(logits, dim=1)[torch.arange(n), data.target.cpu()]
+        w = (
+            torch.ones(n, dtype=nll.dtype)
+            if weight is None
+            else torch.as_tensor(weight)
+        )
+        net.history.new_epoch()
+        net.history.record("epoch", 1)
+        net.history.record("train_loss", float((nll * w).sum() / w.sum()))
+
+    def _post_fit(self, X, target, weight, data):
+        self.__dict__.pop("_fitted_random", None)
+
     def _build_module(self):
         tokens = self._sequence_layout == "tokens"
-        return SequenceClassifierRNN(
+        module = SequenceClassifierRNN(
             self._n_channels,
             len(self.classes_),
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
-            cell=self.cell,
+            cell=self.cell_,
             dropout=self.dropout,
             vocab_size=self._vocab_size if tokens else None,
             embedding_dim=self.embedding_dim,
             conv_filters=self.conv_filters_,
             conv_kernel_size=self.conv_kernel_size,
+            random_layout=self._random_layout,
+            random_seed=self._random_seed,
         )
+        fitted = getattr(self, "_fitted_random", None)
+        if fitted is not None:
+            module.encoder.random.load_state_dict(fitted.state_dict())
+        return module
 
     def _build_criterion(self):
         return TargetReplicationLoss(self.replication_weight)

@@ -30,7 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._layers import SequenceEncoder, final_step, step_mask, weighted_mean
+from .._layers import (
+    SequenceEncoder,
+    final_step,
+    running_mean,
+    step_mask,
+    weighted_mean,
+)
 
 __all__ = [
     "SequenceClassifierRNN",
@@ -42,13 +48,20 @@ __all__ = [
 
 
 class SequenceClassifierRNN(nn.Module):
-    """Unidirectional recurrent classifier with one output layer shared over steps.
+    """Causal sequence classifier with one output layer shared over steps.
 
-    ``[token embedding |] [causal convolutions ->] LSTM/GRU -> dropout ->
-    Linear``: a :class:`~sklearn_nn._layers.SequenceEncoder` with a per-step
-    output layer. Every step's prediction reads only that step and the ones
-    before it (the convolutions are causal, the recurrent network is
-    unidirectional).
+    A :class:`~sklearn_nn._layers.SequenceEncoder` -- ``[token embedding |]
+    [causal convolutions ->] [LSTM/GRU]`` and/or causal random convolutions
+    -- with a per-step linear output layer. Every step's prediction reads
+    only that step and the ones before it (the convolutions are causal, the
+    recurrent network is unidirectional, the random features are running
+    proportions).
+
+    The output layer is linear in the states, so on the random features it
+    is computed without them: at each step the layer's weights are summed
+    over the features that are positive there (``random.step_sums``), and
+    their running mean is the layer applied to the running proportions.
+    Memory grows with ``n * T * n_classes``, not with the 10 000 features.
 
     Parameters
     ----------
@@ -60,9 +73,10 @@ class SequenceClassifierRNN(nn.Module):
         Width of the recurrent state.
     num_layers : int, default=1
         Stacked recurrent layers.
-    cell : {'lstm', 'gru'}, default='lstm'
+    cell : {'lstm', 'gru'} or None, default='lstm'
     dropout : float, default=0.0
-        Dropout between stacked recurrent layers and before the output layer.
+        Dropout between stacked recurrent layers and on the trained states
+        before the output layer.
     vocab_size : int or None, default=None
         When set, the input is token ids (n, T) in ``[0, vocab_size)`` that go
         through an embedding layer first; id 0 is padding.
@@ -73,6 +87,11 @@ class SequenceClassifierRNN(nn.Module):
         layer; ``()`` for none.
     conv_kernel_size : int, default=5
         Kernel size of those convolutions.
+    random_layout : tuple (dilations, features_per_dilation) or None, default=None
+        Causal random convolutions (see
+        :func:`~sklearn_nn._layers.random_convolution_layout`).
+    random_seed : int, default=0
+        Seed of their channel subsets.
     """
 
     def __init__(
@@ -81,12 +100,14 @@ class SequenceClassifierRNN(nn.Module):
         n_classes: int,
         hidden_size: int = 32,
         num_layers: int = 1,
-        cell: str = "lstm",
+        cell: str | None = "lstm",
         dropout: float = 0.0,
         vocab_size: int | None = None,
         embedding_dim: int = 16,
         conv_filters=(),
         conv_kernel_size: int = 5,
+        random_layout=None,
+        random_seed: int = 0,
     ):
         super().__init__()
         self.encoder = SequenceEncoder(
@@ -99,13 +120,28 @@ class SequenceClassifierRNN(nn.Module):
             embedding_dim=embedding_dim,
             conv_filters=conv_filters,
             conv_kernel_size=conv_kernel_size,
+            random_layout=random_layout,
+            random_seed=random_seed,
         )
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.encoder.n_outputs, n_classes)
 
     def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-step states (n, lengths.max(), encoder.n_outputs)."""
-        return self.dropout(self.encoder(x, lengths))
+        return self.encoder(x, lengths)
+
+    def step_logits(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-step logits (n, lengths.max(), n_classes)."""
+        x = self.encoder.trim(x, lengths)
+        weight, split = self.output.weight, self.encoder.n_trained_outputs
+        logits = self.output.bias
+        trained = self.encoder.trained_states(x)
+        if trained is not None:
+            logits = logits + F.linear(self.dropout(trained), weight[:, :split])
+        if self.encoder.random is not None:
+            sums = self.encoder.random.step_sums(x, weight[:, split:])
+            logits = logits + running_mean(sums)
+        return logits
 
     def forward(self, x, lengths, return_steps: bool = True):
         """Class log-probabilities at each sequence's last step (and all steps).
@@ -117,7 +153,7 @@ class SequenceClassifierRNN(nn.Module):
         lengths : Tensor of shape (n,)
             Real lengths (``>= 1``); steps past them are never read.
         return_steps : bool, default=True
-            When False only the final-step output is computed and returned.
+            When False only the final-step output is returned.
 
         Returns
         -------
@@ -131,11 +167,11 @@ class SequenceClassifierRNN(nn.Module):
             The lengths, passed through for the loss. Only when
             ``return_steps``.
         """
-        states = self.states(x, lengths)
+        step_log_proba = F.log_softmax(self.step_logits(x, lengths), dim=-1)
+        final = final_step(step_log_proba, lengths)
         if not return_steps:
-            return F.log_softmax(self.output(final_step(states, lengths)), dim=-1)
-        step_log_proba = F.log_softmax(self.output(states), dim=-1)
-        return final_step(step_log_proba, lengths), step_log_proba, lengths
+            return final
+        return final, step_log_proba, lengths
 
 
 def target_replication_loss(
