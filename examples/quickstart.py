@@ -185,9 +185,7 @@ def target_replication():
     tqdm.write("early decision: 400 train / 1000 test sequences of 10 to 40 steps")
     with Timer() as t:
         search = GridSearchCV(
-            TargetReplicationLSTMClassifier(
-                hidden_size=16, lr=5e-3, batch_size=32, max_epochs=15, random_state=0
-            ),
+            TargetReplicationLSTMClassifier(random_state=0),
             {"replication_weight": [0.0, 0.5]},
             cv=2,
         ).fit(X_train, y_train)
