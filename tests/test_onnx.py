@@ -255,12 +255,15 @@ def test_lstm_reads_nan_padded_sequences_of_any_length(conv_filters):
         check_classifier(model, clf, X_new, X=pad(X_new, 2))
 
 
-@pytest.mark.parametrize("cell", [None, "gru"])
-def test_random_features_read_nan_padded_sequences_of_any_length(cell):
-    # the default encoder (random features, ridge read-out), and the random
-    # features joined to a GRU; the comparisons run inside the graph
+@pytest.mark.parametrize("cell, replication", [(None, 0.0), (None, 0.5), ("gru", 0.0)])
+def test_random_features_read_nan_padded_sequences_of_any_length(cell, replication):
+    # the default encoder (random features, ridge read-out; with replication
+    # a temperature per step), and the random features joined to a GRU; the
+    # comparisons run inside the graph
     X, y = ragged(60, 2, 9, 40, seed=0)
-    clf = TargetReplicationLSTMClassifier(cell=cell, max_epochs=3, random_state=0)
+    clf = TargetReplicationLSTMClassifier(
+        cell=cell, replication_weight=replication, max_epochs=3, random_state=0
+    )
     clf.fit(X, y)
     assert clf.random_features_ == 9996
     model = to_onnx(clf, X[:2])

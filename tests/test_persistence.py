@@ -157,12 +157,19 @@ def variable_length_sequences(n=60, seed=0):
     return X, y
 
 
-@pytest.mark.parametrize("random_features", [10_000, 0])
-def test_sequences_and_token_towers_round_trip(random_features):
-    # random features with the ridge read-out (the default), or a GRU
+@pytest.mark.parametrize(
+    "random_features, replication", [(10_000, 0), (10_000, 0.5), (0, 0)]
+)
+def test_sequences_and_token_towers_round_trip(random_features, replication):
+    # random features with the ridge read-out (the default; with replication
+    # a temperature per step), or a GRU
     X, y = variable_length_sequences()
     clf = TargetReplicationLSTMClassifier(
-        random_features=random_features, hidden_size=8, max_epochs=4, random_state=0
+        random_features=random_features,
+        replication_weight=replication,
+        hidden_size=8,
+        max_epochs=4,
+        random_state=0,
     ).fit(X, y)
     assert clf.solver_ == ("ridge" if random_features else "gradient")
     restored, _ = skops_round_trip(clf)

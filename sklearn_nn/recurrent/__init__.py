@@ -1,5 +1,6 @@
 """Recurrent sequence classifiers (target replication) and their torch blocks."""
 
+from ._early import select_early_threshold
 from ._estimators import TargetReplicationLSTMClassifier
 from ._modules import (
     SequenceClassifierRNN,
@@ -15,5 +16,6 @@ __all__ = [
     "TargetReplicationLoss",
     "final_step",
     "step_mask",
+    "select_early_threshold",
     "target_replication_loss",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .._base import (
     NeuralClassifierBase,
@@ -25,6 +25,7 @@ from .._layers import (
 )
 from .._net import LengthBucketIterator, TensorBatches
 from .._sequences import PaddedSequences, check_padding_value, check_sequences
+from ._early import decide_early, early_scores
 from ._modules import SequenceClassifierRNN, TargetReplicationLoss, step_mask
 from ._readout import fit_ridge_readout
 
@@ -162,6 +163,12 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         Weights ``{label: weight}`` multiplied into each sequence's loss
         (both terms); 'balanced' uses ``n_samples / (n_classes *
         bincount(y))``.
+    early_threshold : float, default=0.9
+        :meth:`predict_early` decides a sequence at the first step whose
+        most probable class reaches this probability (at its last step
+        otherwise). Read at prediction time only;
+        :func:`~sklearn_nn.recurrent.select_early_threshold` chooses it by
+        cross-fitting.
     {common_parameters}
 
     Attributes
@@ -185,9 +192,11 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     ridge_alpha_ : float
         The ridge penalty chosen by generalised cross-validation
         (``solver_='ridge'`` only).
-    temperature_ : float
+    temperature_ : float or ndarray
         The factor on the ridge scores that calibrates the probabilities
-        (``solver_='ridge'`` only).
+        (``solver_='ridge'`` only); with ``replication_weight > 0``, one
+        factor per step (the earlier steps' scores rest on less evidence),
+        the last one applying to every later step.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the
         :class:`~sklearn_nn.recurrent.SequenceClassifierRNN` torch module.
@@ -254,6 +263,12 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         "conv_filters": [StrOptions({"auto"}), "array-like"],
         "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "padding_value": [numbers.Real, None],
+        "early_threshold": [Interval(numbers.Real, 0, 1, closed="right")],
+    }
+
+    # early_threshold is read at prediction time only
+    _WARM_START_SETTINGS = NeuralClassifierBase._WARM_START_SETTINGS | {
+        "early_threshold"
     }
 
     # the most sequences per forward pass at prediction time
@@ -284,6 +299,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         conv_kernel_size=5,
         padding_value=None,
         class_weight=None,
+        early_threshold=0.9,
         max_epochs=200,
         batch_size="auto",
         lr=1e-3,
@@ -328,6 +344,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         self.conv_kernel_size = conv_kernel_size
         self.padding_value = padding_value
         self.class_weight = class_weight
+        self.early_threshold = early_threshold
 
     # -------------------------------------------------------------- fit
     def fit(
@@ -521,6 +538,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     # ------------------------------------------------------------ model
     def _training_data(self, X, y, target, weight, rng):
         self._longest = int(X.lengths.max())
+        self._n_scaled_steps = 0
         if self._random_layout is not None:
             if self.warm_start and hasattr(self, "net_"):
                 # a warm start keeps the fitted features
@@ -546,16 +564,17 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         # the ridge read-out's rows: the features of every sequence at the
         # replication points (the last step only without replication)
         n_points = self._replication_points if self.replication_weight > 0 else 1
-        features = self._random_features_at(X, n_points)
+        features, points = self._random_features_at(X, n_points)
         return TensorBatches(
-            (features,),
+            (features, points),
             torch.as_tensor(target),
             None if weight is None else torch.as_tensor(weight),
         )
 
     def _random_features_at(self, X: PaddedSequences, n_points):
         """The random features of ``X`` at ``n_points`` evenly spaced steps of
-        each sequence, the last step last: (n, n_points, random_features_)."""
+        each sequence, the last step last: (n, n_points, random_features_),
+        and those steps (n, n_points)."""
         lengths = torch.from_numpy(X.lengths)
         k = torch.arange(1, n_points + 1)
         # ceil(length * k / n_points) - 1
@@ -572,7 +591,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                 chunk_lengths = lengths[rows]
                 chunk = chunk[:, : int(chunk_lengths.max())]
                 out[rows] = random.features_at(chunk, chunk_lengths, points[rows])
-        return out
+        return out, points
 
     def _train(self, net, data):
         if self.solver_ != "ridge":
@@ -580,30 +599,52 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         features = data.inputs[0].cpu().numpy()
         codes = data.target.cpu().numpy()
         weight = None if data.weight is None else data.weight.cpu().numpy()
+        points = data.inputs[1].cpu().numpy()
         n, n_points = features.shape[:2]
-        extra = None
+        extra = final_weight = row_steps = None
         if n_points > 1:
             # target replication: the earlier points' rows share alpha of each
-            # sequence's weight, the last step keeps 1 - alpha (as the loss)
+            # sequence's weight, the last step keeps 1 - alpha (as the loss);
+            # the penalty and the temperature are chosen on the last steps
             alpha = self.replication_weight
             w = np.ones(n) if weight is None else weight
             extra = (
                 features[:, :-1].reshape(-1, features.shape[2]),
                 np.repeat(codes, n_points - 1),
                 np.repeat(w * alpha / n_points, n_points - 1),
+                np.repeat(np.arange(n), n_points - 1),
             )
-            weight = w * (1 - alpha + alpha / n_points)
+            final_weight = w * (1 - alpha + alpha / n_points)
+            row_steps = np.concatenate([points[:, -1], points[:, :-1].ravel()])
         coef, intercept, alpha, temperature = fit_ridge_readout(
-            features[:, -1], codes, len(self.classes_), weight, extra
+            features[:, -1],
+            codes,
+            len(self.classes_),
+            weight,
+            extra,
+            final_weight,
+            row_steps,
         )
         self.ridge_alpha_ = alpha
         self.temperature_ = temperature
+        if np.ndim(temperature):
+            # a temperature per step: the module scales its logits with it
+            self._n_scaled_steps = len(temperature)
+            net.module_.step_scale = torch.as_tensor(
+                temperature, dtype=net.module_.output.weight.dtype
+            ).to(net.module_.output.weight.device)
+            last = float(temperature[-1])
+        else:
+            self._n_scaled_steps = 0
+            last = 1.0
         output = net.module_.output
         with torch.no_grad():
             output.weight.copy_(torch.as_tensor(coef, dtype=output.weight.dtype))
             output.bias.copy_(torch.as_tensor(intercept, dtype=output.bias.dtype))
         # one "epoch": the training loss of the fitted read-out
-        logits = torch.as_tensor(features[:, -1] @ coef.T + intercept)
+        final_steps = np.minimum(points[:, -1], max(self._n_scaled_steps - 1, 0))
+        factor = temperature[final_steps][:, None] if np.ndim(temperature) else last
+        logits = torch.as_tensor((features[:, -1] @ coef.T + intercept) * factor)
         nll = -torch.log_softmax(logits, dim=1)[torch.arange(n), data.target.cpu()]
         w = (
             torch.ones(n, dtype=nll.dtype)
@@ -632,6 +673,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             conv_kernel_size=self.conv_kernel_size,
             random_layout=self._random_layout,
             random_seed=self._random_seed,
+            n_scaled_steps=getattr(self, "_n_scaled_steps", 0),
         )
         fitted = getattr(self, "_fitted_random", None)
         if fitted is not None:
@@ -757,3 +799,66 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         _, per_step = self._infer(X, steps=True)
         log_norm = torch.logsumexp(per_step, dim=2, keepdim=True)
         return torch.exp(per_step - log_norm).numpy()
+
+    def predict_early(self, X):
+        """Each sequence's class, decided as early as ``early_threshold`` allows.
+
+        A sequence is decided at its first step whose most probable class
+        has a probability of at least ``early_threshold`` in
+        :meth:`predict_proba_steps`, and at its last step otherwise. The
+        probabilities are causal, so a decision never depends on the steps
+        after it: appending steps to a sequence leaves it unchanged.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any of the input formats of :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_sequences,)
+            The class decided, drawn from ``classes_``.
+        decision_steps : ndarray of shape (n_sequences,)
+            The step (0-based) at which each sequence was decided: ``t``
+            means that steps ``0..t`` were read.
+        """
+        codes, steps, _ = decide_early(
+            self.predict_proba_steps(X), self.early_threshold
+        )
+        return self.classes_[codes], steps
+
+    def early_score(self, X, y, sample_weight=None):
+        """Harmonic mean of accuracy and earliness of :meth:`predict_early`.
+
+        The definitions of aeon's early classifiers (TEASER,
+        ``ProbabilityThresholdEarlyClassifier``), so that the numbers compare:
+        a sequence's earliness is the number of steps read when it was
+        decided over its length, and the harmonic mean is ``2 * accuracy *
+        (1 - earliness) / (accuracy + 1 - earliness)``.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Sequences, in any of the input formats of :meth:`fit`.
+        y : array-like of shape (n_sequences,)
+            True labels.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Weights of the sequences in both averages.
+
+        Returns
+        -------
+        harmonic_mean : float
+        accuracy : float
+        earliness : float
+            Mean fraction of each sequence read before its decision.
+        """
+        probas = self.predict_proba_steps(X)
+        codes, steps, lengths = decide_early(probas, self.early_threshold)
+        y = np.asarray(y)
+        if len(y) != len(codes):
+            raise ValueError(
+                f"y has {len(y)} labels, but X holds {len(codes)} sequences."
+            )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, probas[:, 0, 0])
+        return early_scores(self.classes_[codes] == y, steps, lengths, sample_weight)

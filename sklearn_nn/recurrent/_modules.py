@@ -92,6 +92,10 @@ class SequenceClassifierRNN(nn.Module):
         :func:`~sklearn_nn._layers.random_convolution_layout`).
     random_seed : int, default=0
         Seed of their channel subsets.
+    n_scaled_steps : int, default=0
+        Length of the buffer ``step_scale``: the logits at step ``t`` are
+        multiplied by ``step_scale[min(t, n_scaled_steps - 1)]`` (a
+        per-step temperature; 0 for none).
     """
 
     def __init__(
@@ -108,8 +112,10 @@ class SequenceClassifierRNN(nn.Module):
         conv_kernel_size: int = 5,
         random_layout=None,
         random_seed: int = 0,
+        n_scaled_steps: int = 0,
     ):
         super().__init__()
+        self.register_buffer("step_scale", torch.ones(n_scaled_steps))
         self.encoder = SequenceEncoder(
             n_inputs,
             hidden_size=hidden_size,
@@ -141,6 +147,10 @@ class SequenceClassifierRNN(nn.Module):
         if self.encoder.random is not None:
             sums = self.encoder.random.step_sums(x, weight[:, split:])
             logits = logits + running_mean(sums)
+        if self.step_scale.numel():
+            steps = torch.arange(logits.shape[1], device=logits.device)
+            scale = self.step_scale[steps.clamp(max=self.step_scale.numel() - 1)]
+            logits = logits * scale.to(logits.dtype).view(1, -1, 1)
         return logits
 
     def forward(self, x, lengths, return_steps: bool = True):

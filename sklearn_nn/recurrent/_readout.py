@@ -70,13 +70,48 @@ def ridge_gcv(X, Y, w, alphas=ALPHAS):
     for alpha in alphas:
         shrink = evals / (evals + alpha)
         fitted = Q @ (shrink[:, None] * QtY)
-        # the mean leverage, the intercept's included
+        # the mean leverage, the intercept's included; at 1 or above (weights
+        # summing to less than the fit's degrees of freedom) GCV is undefined
         leverage = (shrink.sum() + 1) / total
-        resid = (Ys - fitted) / max(1 - leverage, 1e-12)
+        if leverage >= 1:
+            continue
+        resid = (Ys - fitted) / (1 - leverage)
         error = np.sum(resid**2) / total
         if best is None or error < best[0]:
             best = (error, alpha, Y - resid / np.where(sw > 0, sw, 1))
+    if best is None:
+        # every penalty fits the weights exactly: the largest, with the
+        # training scores
+        alpha = alphas[-1]
+        shrink = evals / (evals + alpha)
+        return alpha, Q @ (shrink[:, None] * QtY) / np.where(sw > 0, sw, 1) + y_mean
     return best[1], best[2]
+
+
+def _crossfit_scores(
+    X, Y, w, groups, alpha, n_folds=5, max_rows=2000, random_state=None
+):
+    """Ridge scores of each row from a fit on the other folds of groups.
+
+    At most ``max_rows`` rows (whole groups, drawn at random) take part, to
+    bound the cost. Returns the scores and the indices of those rows.
+    """
+    rng = np.random.RandomState(random_state)
+    unique = rng.permutation(np.unique(groups))
+    per_group = len(groups) / len(unique)
+    unique = unique[: max(n_folds, int(max_rows / per_group))]
+    keep = np.flatnonzero(np.isin(groups, unique))
+    fold_of = dict(zip(unique, np.arange(len(unique)) % n_folds))
+    folds = np.array([fold_of[g] for g in groups[keep]])
+    scores = np.empty((len(keep), Y.shape[1]))
+    for fold in range(n_folds):
+        test, train = keep[folds == fold], keep[folds != fold]
+        if not len(test) or not np.any(w[train] > 0):
+            scores[folds == fold] = 0.0
+            continue
+        model = Ridge(alpha=alpha).fit(X[train], Y[train], sample_weight=w[train])
+        scores[folds == fold] = model.predict(X[test]).reshape(len(test), -1)
+    return scores, keep
 
 
 def fit_temperature(scores, codes, w):
@@ -97,7 +132,15 @@ def fit_temperature(scores, codes, w):
     return float(np.exp(result.x))
 
 
-def fit_ridge_readout(final, codes, n_classes, weight=None, extra=None):
+def fit_ridge_readout(
+    final,
+    codes,
+    n_classes,
+    weight=None,
+    extra=None,
+    final_weight=None,
+    row_steps=None,
+):
     """MiniRocket's ridge read-out, with a temperature.
 
     Parameters
@@ -111,6 +154,13 @@ def fit_ridge_readout(final, codes, n_classes, weight=None, extra=None):
         Sample weights.
     extra : tuple (features, codes, weight), optional
         More rows for the final fit only (target replication).
+    final_weight : ndarray of shape (n,), default=None
+        The weights of the ``final`` rows in the final fit, when they differ
+        from ``weight`` (which chooses the penalty and the temperature).
+    row_steps : ndarray of shape (n + len(extra[0]),), default=None
+        With ``extra``: the step each row's features were taken at. The
+        temperature is then fitted per range of steps (the earlier steps'
+        scores rest on less evidence) and returned as one value per step.
 
     Returns
     -------
@@ -119,7 +169,9 @@ def fit_ridge_readout(final, codes, n_classes, weight=None, extra=None):
         classes: ``[-s, s]``), for the unscaled features.
     intercept : ndarray of shape (n_outputs,)
     alpha : float
-    temperature : float
+    temperature : float, or ndarray of shape (max(row_steps) + 1,)
+        The factor that calibrates the scores; per step with ``row_steps``
+        (then ``coef`` and ``intercept`` are the uncalibrated scores').
     """
     final = np.asarray(final, dtype=np.float64)
     w = np.ones(len(final)) if weight is None else np.asarray(weight, np.float64)
@@ -137,10 +189,10 @@ def fit_ridge_readout(final, codes, n_classes, weight=None, extra=None):
     scale = np.where(scale > 0, scale, 1.0)
     Z = final / scale
     alpha, cv_scores = ridge_gcv(Z, Y, w)
-    temperature = fit_temperature(cv_scores, codes, w)
-    rows, targets, row_weight = Z, Y, w
+    rows, targets = Z, Y
+    row_weight = w if final_weight is None else np.asarray(final_weight, np.float64)
     if extra is not None:
-        feats, extra_codes, extra_w = extra
+        feats, extra_codes, extra_w, groups = extra
         extra_Y = -np.ones((len(feats), n_targets))
         if n_classes == 2:
             extra_Y[extra_codes == 1, 0] = 1.0
@@ -148,7 +200,22 @@ def fit_ridge_readout(final, codes, n_classes, weight=None, extra=None):
             extra_Y[np.arange(len(extra_codes)), extra_codes] = 1.0
         rows = np.vstack([Z, np.asarray(feats, np.float64) / scale])
         targets = np.vstack([Y, extra_Y])
-        row_weight = np.concatenate([w, extra_w])
+        row_weight = np.concatenate([row_weight, extra_w])
+        row_codes = np.concatenate([codes, extra_codes])
+        row_groups = np.concatenate([np.arange(len(final)), groups])
+        # the temperature calibrates every step's probabilities: fitted to
+        # scores cross-fitted over the sequences, at the chosen penalty
+        scores, keep = _crossfit_scores(
+            rows, targets, row_weight, row_groups, alpha, random_state=0
+        )
+        if row_steps is None:
+            temperature = fit_temperature(scores, row_codes[keep], row_weight[keep])
+        else:
+            temperature = _temperature_by_step(
+                scores, row_codes[keep], row_weight[keep], np.asarray(row_steps)[keep]
+            )
+    else:
+        temperature = fit_temperature(cv_scores, codes, w)
     ridge = Ridge(alpha=alpha).fit(rows, targets, sample_weight=row_weight)
     coef = ridge.coef_.reshape(n_targets, -1) / scale
     intercept = np.atleast_1d(ridge.intercept_).reshape(n_targets)
@@ -157,4 +224,29 @@ def fit_ridge_readout(final, codes, n_classes, weight=None, extra=None):
             np.vstack([-coef, coef]),
             np.concatenate([-intercept, intercept]),
         )
+    if np.ndim(temperature):
+        return coef, intercept, alpha, temperature
     return coef * temperature, intercept * temperature, alpha, temperature
+
+
+def _temperature_by_step(scores, codes, w, steps, n_bins=8):
+    """One temperature per step: fitted on the rows of each range of steps
+    (quantiles of ``steps``), constant within a range, for every step up
+    to ``steps.max()``."""
+    edges = np.unique(np.quantile(steps, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    bins = np.searchsorted(edges, steps, side="right")
+    values = np.array(
+        [
+            fit_temperature(scores[bins == b], codes[bins == b], w[bins == b])
+            if np.any(w[bins == b] > 0)
+            else np.nan
+            for b in range(len(edges) + 1)
+        ]
+    )
+    # a range without weight takes its neighbour's value
+    for b in range(1, len(values)):
+        if np.isnan(values[b]):
+            values[b] = values[b - 1]
+    values = np.where(np.isnan(values), np.nanmean(values), values)
+    every = np.arange(int(steps.max()) + 1)
+    return values[np.searchsorted(edges, every, side="right")]
