@@ -235,6 +235,11 @@ class SequenceEncoder(nn.Module):
         buffers, set with ``encoder.random.fit_biases``.
     random_seed : int, default=0
         Seed of the random convolutions' channel subsets.
+    observed_inputs : tuple (n_inputs, time_channel) or None, default=None
+        Sequences with missing values (NaN) and, with a time channel,
+        irregular observation times: :class:`ObservedInputs` turns each
+        channel into its last observed value, an observed mask and the time
+        since it was observed before anything else reads the sequence.
 
     Attributes
     ----------
@@ -259,6 +264,7 @@ class SequenceEncoder(nn.Module):
         conv_kernel_size: int = 5,
         random_layout=None,
         random_seed: int = 0,
+        observed_inputs=None,
     ):
         super().__init__()
         if cell is not None and cell not in RNN_CELLS:
@@ -280,6 +286,11 @@ class SequenceEncoder(nn.Module):
             n_inputs = embedding_dim
         else:
             self.embedding = None
+        if observed_inputs is not None:
+            self.observed = ObservedInputs(*observed_inputs)
+            n_inputs = self.observed.n_outputs
+        else:
+            self.observed = None
         self.random = (
             None
             if random_layout is None
@@ -317,6 +328,10 @@ class SequenceEncoder(nn.Module):
             return x
         return x[:, : int(lengths.max())]
 
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """The missing-value inputs of ``x`` (with ``observed_inputs``)."""
+        return x if self.observed is None else self.observed(x)
+
     def trained_states(self, x: torch.Tensor) -> torch.Tensor | None:
         """The recurrent and trained-convolution states (n, T,
         n_trained_outputs), or None without either; ``x`` trimmed."""
@@ -340,7 +355,7 @@ class SequenceEncoder(nn.Module):
         lengths : Tensor of shape (n,)
             Real lengths (``>= 1``); states past them are meaningless.
         """
-        x = self.trim(x, lengths)
+        x = self.prepare(self.trim(x, lengths))
         parts = [self.trained_states(x)]
         if self.random is not None:
             parts.append(self.random(x))
@@ -629,3 +644,101 @@ class CausalRandomConvolutions(nn.Module):
         :meth:`step_sums` and :meth:`features_at` instead.
         """
         return running_mean(self.positive(x))
+
+
+# ----------------------------------------------------------- missing values
+class ObservedInputs(nn.Module):
+    """Each channel as (last observed value, observed now, time since observed).
+
+    The inputs of Lipton, Kale and Wetzel (2016) and of GRU-D (Che et al.,
+    2018) for sequences with missing values: a NaN in a channel at a step
+    means "not observed then". Channel ``c`` becomes three:
+
+    * its last observed value up to the step (``fill_values[c]``, the
+      training mean, before its first observation);
+    * 1 where it is observed at the step, 0 where not;
+    * ``log1p(delta / time_scale)``, with ``delta`` the time since its last
+      observation (since the sequence's first step, plus ``time_scale``,
+      before its first observation).
+
+    Times are the step indices, or the values of channel ``time_channel``
+    (which is then removed from the channels). Every output step reads the
+    steps up to it only.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Channels per step, the time channel included.
+    time_channel : int or None, default=None
+        The channel that holds each step's observation time.
+
+    Attributes
+    ----------
+    n_outputs : int
+        ``3 * (n_inputs - 1)`` with a time channel, ``3 * n_inputs`` without.
+    """
+
+    def __init__(self, n_inputs: int, time_channel: int | None = None):
+        super().__init__()
+        self.time_channel = time_channel
+        n_values = n_inputs - (time_channel is not None)
+        self.register_buffer("fill_values", torch.zeros(n_values))
+        self.register_buffer("time_scale", torch.ones(()))
+        self.n_outputs = 3 * n_values
+
+    def split(self, x: torch.Tensor):
+        """``x`` -> (values (n, T, C'), times (n, T))."""
+        steps = torch.arange(x.shape[1], device=x.device, dtype=x.dtype)
+        if self.time_channel is None:
+            return x, steps.expand(x.shape[0], -1)
+        keep = [c for c in range(x.shape[2]) if c != self.time_channel]
+        times = x[:, :, self.time_channel]
+        times = torch.where(torch.isnan(times), torch.zeros_like(times), times)
+        return x[:, :, keep], times
+
+    def last_observed(self, observed: torch.Tensor) -> torch.Tensor:
+        """Index (n, T, C) of each channel's last observed step so far, -1
+        before the first observation."""
+        n_steps = observed.shape[1]
+        steps = torch.arange(n_steps, device=observed.device).view(1, -1, 1)
+        index = torch.where(observed, steps, torch.full_like(steps, -1))
+        if not torch.onnx.is_in_onnx_export():
+            return torch.cummax(index, dim=1).values
+        # no cumulative maximum in ONNX: the maximum over s <= t, (T, T) wide
+        upto = (steps.view(-1, 1) >= steps.view(1, -1)).view(1, n_steps, n_steps, 1)
+        spread = torch.where(
+            upto, index.unsqueeze(1), torch.full_like(upto, -1, dtype=index.dtype)
+        )
+        return spread.max(dim=2).values
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values, times = self.split(x)
+        observed = ~torch.isnan(values)
+        last = self.last_observed(observed)
+        filled = torch.where(observed, values, torch.zeros_like(values))
+        carried = torch.gather(filled, 1, last.clamp(min=0))
+        fill = self.fill_values.to(values.dtype).view(1, 1, -1)
+        value = torch.where(last >= 0, carried, fill.expand_as(carried))
+        times3 = times.unsqueeze(2).expand_as(values)
+        since = times3 - torch.gather(times3, 1, last.clamp(min=0))
+        never = times3 - times3[:, :1] + self.time_scale.to(values.dtype)
+        delta = torch.where(last >= 0, since, never).clamp(min=0)
+        delta = torch.log1p(delta / self.time_scale.to(values.dtype))
+        return torch.cat([value, observed.to(values.dtype), delta], dim=2)
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor, lengths: torch.Tensor):
+        """Set the fill values (each channel's mean over its observed real
+        steps, 0 if never observed) and the time scale (the median time
+        between consecutive real steps, 1 without a time channel)."""
+        values, times = self.split(x)
+        real = (torch.arange(x.shape[1]).view(1, -1) < lengths.view(-1, 1)).unsqueeze(2)
+        observed = real & ~torch.isnan(values)
+        count = observed.sum(dim=(0, 1))
+        total = torch.where(observed, values, torch.zeros_like(values)).sum(dim=(0, 1))
+        self.fill_values.copy_(torch.where(count > 0, total / count.clamp(min=1), 0))
+        if self.time_channel is not None:
+            gaps = (times[:, 1:] - times[:, :-1])[real[:, 1:, 0]]
+            gaps = gaps[gaps > 0]
+            self.time_scale.fill_(float(gaps.median()) if gaps.numel() else 1.0)
+        return self

@@ -25,8 +25,10 @@ NaN (the sktime/aeon/UCR convention) and, with ``padding_value=v``, steps
 whose every channel equals ``v`` (Keras' ``Masking(mask_value=v)``, trailing
 steps only). A sequence's length is the index of its last real step plus
 one, so more trailing padding never changes it. NaN before the last real
-step, an all-padding sequence, ``inf`` and channel counts that differ are
-errors.
+step is a *missing value* (not observed then) where the estimator reads them
+(``allow_missing``: the sequence classifier, the scaler) and an error
+elsewhere; an all-padding sequence, ``inf`` and channel counts that differ
+are errors.
 
 **Token sequences** follow Keras' ``Embedding(mask_zero=True)``: token 0 is
 padding *wherever it is* -- leading (Keras' ``pad_sequences`` default),
@@ -173,7 +175,7 @@ def check_padding_value(padding_value, *, tokens=False):
 
 # --------------------------------------------------------------------- floats
 def read_float_sequences(
-    X, *, name="X", dtype=np.float64, padding_value=None
+    X, *, name="X", dtype=np.float64, padding_value=None, allow_missing=False
 ) -> PaddedSequences:
     """Validate float sequences and pad them (trailing padding -> lengths).
 
@@ -188,6 +190,9 @@ def read_float_sequences(
     padding_value : float or None, default=None
         Trailing steps whose every channel equals it are padding (as are
         trailing all-NaN steps in any case).
+    allow_missing : bool, default=False
+        NaN before a sequence's last real step is a missing value (kept as
+        NaN in ``values``) instead of an error.
 
     Returns
     -------
@@ -241,13 +246,13 @@ def read_float_sequences(
                 f"{name} of shape {values.shape} is empty; expected at least one "
                 "sequence with at least one step and one channel."
             )
-    lengths = _float_lengths(values, name, padding_value)
+    lengths = _float_lengths(values, name, padding_value, allow_missing)
     inside = np.arange(values.shape[1])[None, :] < lengths[:, None]
     values = np.where(inside[:, :, None], values, 0.0)
     if (
         np.dtype(dtype) == np.float32
         and values.size
-        and np.abs(values).max() > np.finfo(np.float32).max
+        and np.nanmax(np.abs(values), initial=0) > np.finfo(np.float32).max
     ):
         raise ValueError(
             f"{name} has values beyond float32's range (|value| > "
@@ -278,8 +283,9 @@ def _as_float(X, name):
     return arr
 
 
-def _float_lengths(values, name, padding_value):
-    """Lengths from trailing padding steps; errors for any other NaN or inf."""
+def _float_lengths(values, name, padding_value, allow_missing=False):
+    """Lengths from trailing padding steps; errors for inf, and for any other
+    NaN unless ``allow_missing``."""
     if np.isinf(values).any():
         raise ValueError(
             f"{name} contains inf; only NaN is allowed, and only as trailing "
@@ -302,13 +308,13 @@ def _float_lengths(values, name, padding_value):
     lengths = n_steps - np.argmax(real_step[:, ::-1], axis=1)
     inside = np.arange(n_steps)[None, :] < lengths[:, None]
     bad = nan.any(axis=2) & inside
-    if bad.any():
+    if bad.any() and not allow_missing:
         i, t = (int(v) for v in np.argwhere(bad)[0])
         raise ValueError(
             f"{name}[{i}] has NaN at step {t}, before its last real step "
             f"{int(lengths[i]) - 1}. NaN is only allowed as trailing padding "
-            "(all channels NaN at every step after the last real one); impute "
-            "missing values inside a sequence first."
+            "(all channels NaN at every step after the last real one) for this "
+            "estimator; impute missing values inside a sequence first."
         )
     return lengths.astype(np.int64)
 
@@ -464,6 +470,7 @@ def check_sequences(
     padding_value=None,
     dtype=np.float64,
     name="X",
+    allow_missing=False,
 ):
     """Read ``X`` for ``estimator``: the one entry point of every estimator.
 
@@ -501,7 +508,11 @@ def check_sequences(
         else:
             X, y = validate_data(estimator, X, y, **kwargs)
         seqs = read_float_sequences(
-            X, name=name, dtype=dtype, padding_value=padding_value
+            X,
+            name=name,
+            dtype=dtype,
+            padding_value=padding_value,
+            allow_missing=allow_missing,
         )
         if reset:
             estimator._sequence_layout = "table"
@@ -513,7 +524,11 @@ def check_sequences(
         if is_table(X) and not is_sequence_list(X):
             X = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
         seqs = read_float_sequences(
-            X, name=name, dtype=dtype, padding_value=padding_value
+            X,
+            name=name,
+            dtype=dtype,
+            padding_value=padding_value,
+            allow_missing=allow_missing,
         )
         n_features = seqs.n_channels
         if reset and padding_value is None:

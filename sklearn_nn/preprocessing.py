@@ -131,15 +131,14 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         self._padding_value = check_padding_value(self.padding_value)
         X = _items(X)
         seqs, _ = check_sequences(
-            self, X, reset=True, padding_value=self._padding_value
+            self, X, reset=True, padding_value=self._padding_value, allow_missing=True
         )
         if self.per_sequence:
             self.mean_ = self.var_ = self.scale_ = None
             return self
         values, mask = _masked(seqs)
-        count = mask.sum()
-        self.mean_ = values.sum(axis=(0, 1)) / count
-        self.var_ = (((values - self.mean_) * mask) ** 2).sum(axis=(0, 1)) / count
+        self.mean_, self.var_ = _moments(values, mask, axis=(0, 1))
+        self.mean_, self.var_ = np.nan_to_num(self.mean_[0, 0]), self.var_[0, 0]
         self.scale_ = _safe_scale(self.var_)
         return self
 
@@ -162,7 +161,7 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         pairs = is_pair_list(X)
         X = _items(X)
         seqs, _ = check_sequences(
-            self, X, reset=False, padding_value=self._padding_value
+            self, X, reset=False, padding_value=self._padding_value, allow_missing=True
         )
         if seqs.layout != "table" and (
             _get_output_config("transform", self)["dense"] != "default"
@@ -174,14 +173,18 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
             )
         values, mask = _masked(seqs)
         if self.per_sequence:
-            count = mask.sum(axis=1, keepdims=True)
-            mean = values.sum(axis=1, keepdims=True) / count
-            var = (((values - mean) * mask) ** 2).sum(axis=1, keepdims=True) / count
+            mean, var = _moments(values, mask, axis=1)
             scaled = (values - mean) / _safe_scale(var)
         else:
             scaled = (values - self.mean_) / self.scale_
         out = restore_layout(X, seqs, scaled)
         return list(zip(out[::2], out[1::2])) if pairs else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN in some channels of a step is a missing value, kept as NaN
+        tags.input_tags.allow_nan = True
+        return tags
 
     def set_output(self, *, transform=None):
         """Set the output container of ``transform`` and ``fit_transform``.
@@ -222,7 +225,7 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         pairs = is_pair_list(X)
         X = _items(X)
         seqs, _ = check_sequences(
-            self, X, reset=False, padding_value=self._padding_value
+            self, X, reset=False, padding_value=self._padding_value, allow_missing=True
         )
         values, _ = _masked(seqs)
         out = restore_layout(X, seqs, values * self.scale_ + self.mean_)
@@ -243,7 +246,22 @@ def _masked(seqs):
     return values, mask[:, :, None]
 
 
+def _moments(values, mask, axis):
+    """Mean and variance over ``axis`` of the observed values (real steps,
+    not NaN), kept as dimensions; NaN where a channel has none."""
+    observed = mask & ~np.isnan(values)
+    count = observed.sum(axis=axis, keepdims=True)
+    safe = np.where(count > 0, count, 1)
+    filled = np.where(observed, values, 0.0)
+    mean = filled.sum(axis=axis, keepdims=True) / safe
+    var = (np.where(observed, values - mean, 0.0) ** 2).sum(
+        axis=axis, keepdims=True
+    ) / safe
+    none = count == 0
+    return np.where(none, np.nan, mean), np.where(none, np.nan, var)
+
+
 def _safe_scale(var):
     """Standard deviation, with 1 where a channel is (numerically) constant."""
-    scale = np.sqrt(var)
+    scale = np.sqrt(np.nan_to_num(var))
     return np.where(scale < 10 * np.finfo(np.float64).eps, 1.0, scale)

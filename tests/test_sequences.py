@@ -409,11 +409,6 @@ _PAIRS = [(np.ones((3, 2)), np.ones((4, 2))), (np.ones((2, 2)), np.ones((5, 2)))
             lambda: SequenceStandardScaler(),
             [np.ones((3, 2)), np.ones((4, 3))], None, ValueError, "channels",
         ),
-        (
-            lambda: SequenceStandardScaler(),
-            [np.array([[1.0, np.nan], [2.0, 3.0]])], None, ValueError,
-            "NaN at step 0",
-        ),
     ],
 )  # fmt: skip
 def test_bad_sequence_input_is_a_clear_error(make, X, y, error, match):

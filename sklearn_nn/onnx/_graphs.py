@@ -36,11 +36,12 @@ class _FloatSequences(nn.Module):
     value from there on becomes 0, as the estimator's sequence layer does.
     """
 
-    def __init__(self, padding_value, univariate, dtype):
+    def __init__(self, padding_value, univariate, dtype, keep_missing=False):
         super().__init__()
         self.padding_value = padding_value
         self.univariate = univariate
         self.dtype = dtype
+        self.keep_missing = keep_missing
 
     def forward(self, x):
         if self.univariate:
@@ -53,9 +54,12 @@ class _FloatSequences(nn.Module):
         real = (~pad).to(torch.int64) * steps
         lengths = real.max(dim=1).values
         inside = steps <= lengths.unsqueeze(1)
-        values = torch.where(
-            inside.unsqueeze(2) & ~torch.isnan(x), x, torch.zeros_like(x)
-        )
+        if self.keep_missing:
+            # NaN at a real step is a missing value, which the network reads
+            keep = inside.unsqueeze(2)
+        else:
+            keep = inside.unsqueeze(2) & ~torch.isnan(x)
+        values = torch.where(keep, x, torch.zeros_like(x))
         return values, lengths
 
 
@@ -84,7 +88,12 @@ def _sequence_reader(estimator, univariate, dtype):
         and not hasattr(estimator, "_sequence_layout")
     ):
         return _TokenSequences()
-    return _FloatSequences(estimator._padding_value, univariate, dtype)
+    return _FloatSequences(
+        estimator._padding_value,
+        univariate,
+        dtype,
+        keep_missing=getattr(estimator, "missing_indicators_", False),
+    )
 
 
 # ------------------------------------------------------------------ heads

@@ -20,6 +20,7 @@ from .._base import (
 )
 from .._layers import (
     CausalRandomConvolutions,
+    ObservedInputs,
     layer_sizes,
     random_convolution_layout,
 )
@@ -90,7 +91,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     Float sequences in arrays end in trailing padding: NaN at every channel,
     or, with ``padding_value``, that value at every channel (Keras'
     ``Masking``). Token 0 is padding wherever it is (Keras'
-    ``mask_zero=True``). NaN inside a sequence, an all-padding sequence,
+    ``mask_zero=True``). NaN in some channels of a step inside a sequence is
+    a missing value (see ``missing_values``); an all-padding sequence,
     ``inf`` and channel counts that differ raise a ``ValueError``. Padding
     never changes a prediction. Standardise float sequences with
     :class:`~sklearn_nn.preprocessing.SequenceStandardScaler` in a Pipeline;
@@ -163,6 +165,20 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         Weights ``{label: weight}`` multiplied into each sequence's loss
         (both terms); 'balanced' uses ``n_samples / (n_classes *
         bincount(y))``.
+    missing_values : {'auto', 'indicators', 'error'}, default='auto'
+        NaN in a channel at a step inside a sequence means "not observed
+        then". With 'indicators' each channel reaches the network as its
+        last observed value (the training mean before the first
+        observation), an observed mask and the time since it was observed
+        (computed inside the module, so ONNX export and skops carry it).
+        'auto' uses them when the training sequences hold such NaN or
+        ``time_channel`` is set; 'error' makes NaN inside a sequence an
+        error. See :ref:`clinical_sequences`.
+    time_channel : int or None, default=None
+        The channel holding each step's observation time (days, hours, an
+        age): it is removed from the channels and gives the time since each
+        channel was last observed. Times must be given at every real step
+        and must not decrease within a sequence.
     early_threshold : float, default=0.9
         :meth:`predict_early` decides a sequence at the first step whose
         most probable class reaches this probability (at its last step
@@ -183,6 +199,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         names.
     conv_filters_ : tuple of int
         The convolution layers used (``conv_filters`` resolved).
+    missing_indicators_ : bool
+        Whether the network reads the missing-value inputs (``missing_values``
+        resolved).
     cell_ : {'gru', 'lstm'} or None
         The recurrent cell used (``cell`` resolved).
     solver_ : {'ridge', 'gradient'}
@@ -264,6 +283,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "padding_value": [numbers.Real, None],
         "early_threshold": [Interval(numbers.Real, 0, 1, closed="right")],
+        "missing_values": [StrOptions({"auto", "indicators", "error"})],
+        "time_channel": [Interval(numbers.Integral, 0, None, closed="left"), None],
     }
 
     # early_threshold is read at prediction time only
@@ -299,6 +320,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         conv_kernel_size=5,
         padding_value=None,
         class_weight=None,
+        missing_values="auto",
+        time_channel=None,
         early_threshold=0.9,
         max_epochs=200,
         batch_size="auto",
@@ -344,6 +367,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         self.conv_kernel_size = conv_kernel_size
         self.padding_value = padding_value
         self.class_weight = class_weight
+        self.missing_values = missing_values
+        self.time_channel = time_channel
         self.early_threshold = early_threshold
 
     # -------------------------------------------------------------- fit
@@ -413,6 +438,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             self._padding_value = check_padding_value(
                 self.padding_value, tokens=self.vocab_size is not None
             )
+        tokens = self._vocab_size is not None
         seqs, y = check_sequences(
             self,
             X,
@@ -421,7 +447,12 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             vocab_size=self._vocab_size,
             padding_value=self._padding_value,
             dtype=self._numpy_dtype,
+            allow_missing=not tokens and self.missing_values != "error",
         )
+        if not tokens:
+            self._check_missing_and_times(seqs, reset=reset)
+        elif reset:
+            self.missing_indicators_ = False
         if reset:
             longest = int(seqs.lengths.max())
             self.conv_filters_ = self._resolve_conv_filters(longest)
@@ -435,6 +466,59 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                 self._random_layout = None
                 self.random_features_ = 0
         return seqs, y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN in some channels of a step is a missing value
+        tags.input_tags.allow_nan = self.missing_values != "error"
+        return tags
+
+    def _check_missing_and_times(self, seqs, *, reset):
+        """Sets (``reset``) or applies ``missing_indicators_``; checks the
+        time channel."""
+        real = np.arange(seqs.values.shape[1])[None, :] < seqs.lengths[:, None]
+        channels = seqs.values.shape[2]
+        time_channel = self.time_channel
+        if time_channel is not None:
+            if time_channel >= channels:
+                raise ValueError(
+                    f"time_channel={time_channel}, but the sequences have "
+                    f"{channels} channels (0..{channels - 1})."
+                )
+            if channels < 2:
+                raise ValueError(
+                    "time_channel needs at least one channel besides the times; "
+                    "the sequences have 1 channel."
+                )
+            times = seqs.values[:, :, time_channel]
+            if np.isnan(times[real]).any():
+                i = int(np.argwhere(np.isnan(times) & real)[0][0])
+                raise ValueError(
+                    f"X[{i}] has no time (NaN in time_channel={time_channel}) at a "
+                    "real step; every step needs its observation time."
+                )
+            steps = np.diff(times, axis=1)
+            if (steps[real[:, 1:]] < 0).any():
+                i = int(np.argwhere((steps < 0) & real[:, 1:])[0][0])
+                raise ValueError(
+                    f"X[{i}]'s times (channel {time_channel}) decrease; the steps "
+                    "of a sequence must be in the order of their times."
+                )
+        values = seqs.values
+        if time_channel is not None:
+            values = np.delete(values, time_channel, axis=2)
+        missing = bool(np.isnan(values).any())
+        if reset:
+            self.missing_indicators_ = self.missing_values == "indicators" or (
+                self.missing_values == "auto" and (missing or time_channel is not None)
+            )
+        elif missing and not self.missing_indicators_:
+            i, t = (int(v) for v in np.argwhere(np.isnan(values).any(axis=2))[0])
+            raise ValueError(
+                f"X[{i}] has NaN at step {t}, before its last real step, but "
+                f"{type(self).__name__} was fitted on sequences without missing "
+                "values. Fit with missing_values='indicators' to read them."
+            )
 
     def _resolve_architecture(self, longest=None):
         """``(cell_, solver_, random)``: the 'auto' values resolved for
@@ -484,6 +568,11 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     def _check_parameters(self):
         if not (isinstance(self.conv_filters, str) and self.conv_filters == "auto"):
             layer_sizes(self.conv_filters, "conv_filters")
+        if self.time_channel is not None and self.vocab_size is not None:
+            raise ValueError(
+                "time_channel names a channel of float sequences; token "
+                "sequences (vocab_size set) have none."
+            )
         if 0 < self.random_features < 84:
             raise ValueError(
                 "random_features must be 0 (none) or at least 84 (one feature "
@@ -539,6 +628,16 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     def _training_data(self, X, y, target, weight, rng):
         self._longest = int(X.lengths.max())
         self._n_scaled_steps = 0
+        warm = self.warm_start and hasattr(self, "net_")
+        self._fitted_observed = None
+        if self.missing_indicators_:
+            if warm:
+                self._fitted_observed = self.net_.module_.encoder.observed
+            else:
+                values, lengths = self._make_inputs(X)
+                self._fitted_observed = ObservedInputs(
+                    self._n_channels, self.time_channel
+                ).fit(values, lengths)
         if self._random_layout is not None:
             if self.warm_start and hasattr(self, "net_"):
                 # a warm start keeps the fitted features
@@ -546,10 +645,13 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             else:
                 self._random_seed = int(rng.randint(2**31 - 1))
                 random = CausalRandomConvolutions(
-                    self._n_channels, *self._random_layout, seed=self._random_seed
+                    self._encoder_inputs(),
+                    *self._random_layout,
+                    seed=self._random_seed,
                 ).to(self._torch_dtype)
                 generator = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
                 values, lengths = self._make_inputs(X)
+                values = self._prepared(values)
                 random.fit_biases(
                     values,
                     lengths,
@@ -571,6 +673,19 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             None if weight is None else torch.as_tensor(weight),
         )
 
+    def _encoder_inputs(self):
+        """Channels the encoder reads (after the missing-value inputs)."""
+        if self._fitted_observed is not None:
+            return self._fitted_observed.n_outputs
+        return self._n_channels
+
+    def _prepared(self, values):
+        """``values`` through the fitted missing-value inputs, if any."""
+        if self._fitted_observed is None:
+            return values
+        with torch.no_grad():
+            return self._fitted_observed(values)
+
     def _random_features_at(self, X: PaddedSequences, n_points):
         """The random features of ``X`` at ``n_points`` evenly spaced steps of
         each sequence, the last step last: (n, n_points, random_features_),
@@ -589,7 +704,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                 rows = slice(start, start + size)
                 chunk = torch.from_numpy(X.values[rows])
                 chunk_lengths = lengths[rows]
-                chunk = chunk[:, : int(chunk_lengths.max())]
+                chunk = self._prepared(chunk[:, : int(chunk_lengths.max())])
                 out[rows] = random.features_at(chunk, chunk_lengths, points[rows])
         return out, points
 
@@ -657,6 +772,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
 
     def _post_fit(self, X, target, weight, data):
         self.__dict__.pop("_fitted_random", None)
+        self.__dict__.pop("_fitted_observed", None)
 
     def _build_module(self):
         tokens = self._sequence_layout == "tokens"
@@ -674,10 +790,18 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             random_layout=self._random_layout,
             random_seed=self._random_seed,
             n_scaled_steps=getattr(self, "_n_scaled_steps", 0),
+            observed_inputs=(
+                (self._n_channels, self.time_channel)
+                if getattr(self, "missing_indicators_", False)
+                else None
+            ),
         )
         fitted = getattr(self, "_fitted_random", None)
         if fitted is not None:
             module.encoder.random.load_state_dict(fitted.state_dict())
+        observed = getattr(self, "_fitted_observed", None)
+        if observed is not None:
+            module.encoder.observed.load_state_dict(observed.state_dict())
         return module
 
     def _build_criterion(self):

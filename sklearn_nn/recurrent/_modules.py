@@ -92,6 +92,9 @@ class SequenceClassifierRNN(nn.Module):
         :func:`~sklearn_nn._layers.random_convolution_layout`).
     random_seed : int, default=0
         Seed of their channel subsets.
+    observed_inputs : tuple (n_inputs, time_channel) or None, default=None
+        Missing values and observation times (see
+        :class:`~sklearn_nn._layers.ObservedInputs`).
     n_scaled_steps : int, default=0
         Length of the buffer ``step_scale``: the logits at step ``t`` are
         multiplied by ``step_scale[min(t, n_scaled_steps - 1)]`` (a
@@ -113,6 +116,7 @@ class SequenceClassifierRNN(nn.Module):
         random_layout=None,
         random_seed: int = 0,
         n_scaled_steps: int = 0,
+        observed_inputs=None,
     ):
         super().__init__()
         self.register_buffer("step_scale", torch.ones(n_scaled_steps))
@@ -128,6 +132,7 @@ class SequenceClassifierRNN(nn.Module):
             conv_kernel_size=conv_kernel_size,
             random_layout=random_layout,
             random_seed=random_seed,
+            observed_inputs=observed_inputs,
         )
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.encoder.n_outputs, n_classes)
@@ -138,7 +143,7 @@ class SequenceClassifierRNN(nn.Module):
 
     def step_logits(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-step logits (n, lengths.max(), n_classes)."""
-        x = self.encoder.trim(x, lengths)
+        x = self.encoder.prepare(self.encoder.trim(x, lengths))
         weight, split = self.output.weight, self.encoder.n_trained_outputs
         logits = self.output.bias
         trained = self.encoder.trained_states(x)
