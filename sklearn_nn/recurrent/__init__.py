@@ -9,9 +9,11 @@ from ._modules import (
     step_mask,
     target_replication_loss,
 )
+from ._stream import SequenceStream
 
 __all__ = [
     "SequenceClassifierRNN",
+    "SequenceStream",
     "TargetReplicationLSTMClassifier",
     "TargetReplicationLoss",
     "final_step",

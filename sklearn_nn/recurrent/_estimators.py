@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import numbers
@@ -29,6 +30,44 @@ from .._sequences import PaddedSequences, check_padding_value, check_sequences
 from ._early import decide_early, early_scores
 from ._modules import SequenceClassifierRNN, TargetReplicationLoss, step_mask
 from ._readout import fit_ridge_readout
+from ._stream import SequenceStream
+
+
+class _EstimatorStream:
+    """A :class:`SequenceStream` that takes numpy steps, checked as the
+    estimator checks its sequences."""
+
+    def __init__(self, estimator, stream):
+        self._estimator = estimator
+        self._stream = stream
+
+    def update(self, steps):
+        """The class probabilities after each new step: (T, n_classes)."""
+        est = self._estimator
+        steps = np.asarray(steps, dtype=np.float64)
+        channels = est._n_channels
+        if steps.ndim == 1:
+            steps = steps.reshape(-1, 1) if channels == 1 else steps[None, :]
+        if steps.ndim != 2 or steps.shape[1] != channels:
+            raise ValueError(
+                f"steps must have shape (n_channels,) or (n_steps, n_channels) "
+                f"with {channels} channels, got an array of shape {steps.shape}."
+            )
+        if np.isinf(steps).any():
+            raise ValueError("steps contain inf.")
+        nan = np.isnan(steps)
+        if nan.any() and not est.missing_indicators_:
+            raise ValueError(
+                "steps contain NaN, but the model was fitted on sequences without "
+                "missing values; fit with missing_values='indicators'."
+            )
+        if est.time_channel is not None and nan[:, est.time_channel].any():
+            raise ValueError(
+                f"every step needs its time (channel {est.time_channel}); got NaN."
+            )
+        out = self._stream.update(torch.as_tensor(steps))
+        return out.to(torch.float64).numpy()
+
 
 # the random convolutions' kernels have nine taps: on shorter sequences
 # (cell='auto') the recurrent network reads them instead
@@ -923,6 +962,33 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         _, per_step = self._infer(X, steps=True)
         log_norm = torch.logsumexp(per_step, dim=2, keepdim=True)
         return torch.exp(per_step - log_norm).numpy()
+
+    def stream(self):
+        """Score one sequence while its steps arrive.
+
+        Returns an object whose ``update(steps)`` takes the next step(s) of
+        the sequence, an array of shape (n_channels,) or (T, n_channels)
+        (NaN for a missing value where the model reads them), and returns
+        the class probabilities after each of them, shape (T, n_classes):
+        the rows :meth:`predict_proba_steps` gives on the whole sequence, up
+        to floating-point rounding, without recomputing the prefix (the
+        recurrent state, the convolutions' last inputs and the running sums
+        are carried; see :class:`~sklearn_nn.recurrent.SequenceStream`).
+        Start a new stream for each sequence.
+
+        Returns
+        -------
+        stream : object with an ``update(steps)`` method
+        """
+        check_is_fitted(self)
+        if self._sequence_layout == "tokens":
+            raise ValueError(
+                "stream() scores float sequences; this model reads token ids."
+            )
+        module = self.net_.module_
+        if str(self.net_.device) != "cpu":
+            module = copy.deepcopy(module).to("cpu")
+        return _EstimatorStream(self, SequenceStream(module.eval()))
 
     def predict_early(self, X):
         """Each sequence's class, decided as early as ``early_threshold`` allows.
