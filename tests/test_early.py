@@ -60,6 +60,8 @@ def test_predict_early_is_causal_and_earlier_than_the_end():
     # the score by hand
     hm, acc, earl = clf.early_score(X_test, y_test)
     assert acc == pytest.approx(np.mean(labels == y_test))
+    with pytest.warns(Warning, match="column-vector y"):
+        assert clf.early_score(X_test, y_test[:, None]) == (hm, acc, earl)
     assert earl == pytest.approx(np.mean((at + 1) / 30))
     assert hm == pytest.approx(2 * acc * (1 - earl) / (acc + 1 - earl))
     # a threshold of 1 waits for the end (where predict decides)

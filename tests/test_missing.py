@@ -118,6 +118,10 @@ def test_missing_value_rules():
     assert ind.fit(complete, y).net_.module_.encoder.observed is not None
     ind.predict(values)
     # time channel errors
+    with pytest.raises(ValueError, match="which missing_values='error'"):
+        TargetReplicationLSTMClassifier(time_channel=0, missing_values="error").fit(
+            X, y
+        )
     with pytest.raises(ValueError, match="time_channel=5, but the sequences"):
         TargetReplicationLSTMClassifier(time_channel=5).fit(X, y)
     backwards = [x.copy() for x in X]

@@ -188,6 +188,11 @@ def test_ridge_readout_is_sklearns_ridge_at_the_gcv_penalty():
     a1, scores1 = ridge_gcv(Z, t[:, None], w)
     assert a1 == a2
     np.testing.assert_allclose(scores1[rows], scores2, rtol=1e-6)
+    # normalised weights (summing to 1) choose as their mean-1 scaling does
+    a3, scores3 = ridge_gcv(Z, t[:, None], w / w.sum())
+    a4, scores4 = ridge_gcv(Z, t[:, None], w * 40 / w.sum())
+    assert a3 == a4
+    np.testing.assert_allclose(scores3, scores4, rtol=1e-5)
 
 
 def test_temperature_calibrates_the_out_of_sample_scores():

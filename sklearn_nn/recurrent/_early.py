@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import column_or_1d
 
 __all__ = ["decide_early", "early_scores", "select_early_threshold"]
 
@@ -125,13 +126,13 @@ def select_early_threshold(
     grid = (
         THRESHOLDS if thresholds is None else [check_threshold(t) for t in thresholds]
     )
-    y = np.asarray(y)
+    y = column_or_1d(y, warn=True)
     if isinstance(cv, numbers.Integral):
         cv = StratifiedKFold(
             cv, shuffle=True, random_state=check_random_state(random_state)
         )
     cv = check_cv(cv, y, classifier=True)
-    sequences = X if isinstance(X, np.ndarray) else list(X)
+    sequences = X if isinstance(X, np.ndarray) or hasattr(X, "iloc") else list(X)
     held_out = []
     for train, test in cv.split(np.zeros(len(y)), y):
         model = clone(estimator).fit(_take(sequences, train), y[train])
@@ -166,6 +167,8 @@ def select_early_threshold(
 
 
 def _take(X, index):
+    if hasattr(X, "iloc"):  # a data frame of univariate sequences
+        return X.iloc[index]
     if isinstance(X, np.ndarray):
         return X[index]
     return [X[i] for i in index]

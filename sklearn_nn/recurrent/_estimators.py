@@ -11,7 +11,11 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from .._base import (
     NeuralClassifierBase,
@@ -260,7 +264,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         :class:`~sklearn_nn.recurrent.SequenceClassifierRNN` torch module.
         {net_contract}
     n_iter_ : int
-        Number of epochs run (summed over warm starts); 1 for a ridge fit.
+        Number of epochs run (summed over warm starts); a ridge fit counts
+        as one.
     loss_curve_ : list of float
         Training loss (with target replication) at each epoch.
     validation_loss_curve_ : list of float or None
@@ -607,6 +612,12 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     def _check_parameters(self):
         if not (isinstance(self.conv_filters, str) and self.conv_filters == "auto"):
             layer_sizes(self.conv_filters, "conv_filters")
+        if self.time_channel is not None and self.missing_values == "error":
+            raise ValueError(
+                "time_channel is read through the missing-value inputs (the time "
+                "since each channel was observed), which missing_values='error' "
+                "turns off; use missing_values='auto' or 'indicators'."
+            )
         if self.time_channel is not None and self.vocab_size is not None:
             raise ValueError(
                 "time_channel names a channel of float sequences; token "
@@ -667,11 +678,15 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
     def _training_data(self, X, y, target, weight, rng):
         self._longest = int(X.lengths.max())
         self._n_scaled_steps = 0
+        for name in ("ridge_alpha_", "temperature_"):
+            self.__dict__.pop(name, None)
         warm = self.warm_start and hasattr(self, "net_")
         self._fitted_observed = None
         if self.missing_indicators_:
             if warm:
-                self._fitted_observed = self.net_.module_.encoder.observed
+                # on the CPU, where the training data are prepared
+                observed = self.net_.module_.encoder.observed
+                self._fitted_observed = copy.deepcopy(observed).to("cpu")
             else:
                 values, lengths = self._make_inputs(X)
                 self._fitted_observed = ObservedInputs(
@@ -679,8 +694,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                 ).fit(values, lengths)
         if self._random_layout is not None:
             if self.warm_start and hasattr(self, "net_"):
-                # a warm start keeps the fitted features
-                random = self.net_.module_.encoder.random
+                # a warm start keeps the fitted features (a CPU copy)
+                random = copy.deepcopy(self.net_.module_.encoder.random).to("cpu")
             else:
                 self._random_seed = int(rng.randint(2**31 - 1))
                 random = CausalRandomConvolutions(
@@ -735,7 +750,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         points = (
             -torch.div(-lengths[:, None] * k, n_points, rounding_mode="floor")
         ) - 1
-        out = torch.empty(len(X), n_points, self.random_features_, dtype=torch.float64)
+        # float32 (to 1e-7) halves the memory of the rows (10 per sequence
+        # with replication)
+        out = torch.empty(len(X), n_points, self.random_features_, dtype=torch.float32)
         size = self._inference_batch_size
         random = self._fitted_random
         with torch.inference_mode():
@@ -806,7 +823,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             else torch.as_tensor(weight)
         )
         net.history.new_epoch()
-        net.history.record("epoch", 1)
+        net.history.record("epoch", len(net.history))
         net.history.record("train_loss", float((nll * w).sum() / w.sum()))
 
     def _post_fit(self, X, target, weight, data):
@@ -835,6 +852,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                 else None
             ),
         )
+        # the fitted blocks' values in the network's own precision
+        module = module.to(self._torch_dtype)
         fitted = getattr(self, "_fitted_random", None)
         if fitted is not None:
             module.encoder.random.load_state_dict(fitted.state_dict())
@@ -967,7 +986,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         """Score one sequence while its steps arrive.
 
         Returns an object whose ``update(steps)`` takes the next step(s) of
-        the sequence, an array of shape (n_channels,) or (T, n_channels)
+        the sequence, an array of shape (n_channels,) or (T, n_channels) (a
+        1-D array is T steps of a one-channel sequence)
         (NaN for a missing value where the model reads them), and returns
         the class probabilities after each of them, shape (T, n_classes):
         the rows :meth:`predict_proba_steps` gives on the whole sequence, up
@@ -996,8 +1016,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         A sequence is decided at its first step whose most probable class
         has a probability of at least ``early_threshold`` in
         :meth:`predict_proba_steps`, and at its last step otherwise. The
-        probabilities are causal, so a decision never depends on the steps
-        after it: appending steps to a sequence leaves it unchanged.
+        probabilities are causal, so a decision made before a sequence's
+        last step never depends on the steps after it: appending steps to
+        the sequence leaves it unchanged.
 
         Parameters
         ----------
@@ -1044,7 +1065,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         """
         probas = self.predict_proba_steps(X)
         codes, steps, lengths = decide_early(probas, self.early_threshold)
-        y = np.asarray(y)
+        y = column_or_1d(y, warn=True)
         if len(y) != len(codes):
             raise ValueError(
                 f"y has {len(y)} labels, but X holds {len(codes)} sequences."

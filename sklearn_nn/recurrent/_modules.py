@@ -60,8 +60,9 @@ class SequenceClassifierRNN(nn.Module):
     The output layer is linear in the states, so on the random features it
     is computed without them: at each step the layer's weights are summed
     over the features that are positive there (``random.step_sums``), and
-    their running mean is the layer applied to the running proportions.
-    Memory grows with ``n * T * n_classes``, not with the 10 000 features.
+    their running mean is the layer applied to the running proportions. The
+    features of every step are never held at once: one dilation group's
+    indicators (``n * T * 84 * features_per_dilation``) at a time.
 
     Parameters
     ----------

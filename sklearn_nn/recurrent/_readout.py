@@ -50,6 +50,13 @@ def ridge_gcv(X, Y, w, alphas=ALPHAS):
         The GCV out-of-sample predictions at that penalty,
         ``y - (y - fitted) / (1 - trace(H) / sum(w))``.
     """
+    positive = np.count_nonzero(w > 0)
+    if w.sum() < positive:
+        # fractional weights summing to less than the samples they weigh
+        # (normalised weights): GCV's leverage is relative to the sum, so
+        # they are scaled to a mean of 1 over those samples (weights of at
+        # least 1, integer ones included, are used as they are)
+        w = w * (positive / w.sum())
     Xc, _ = _weighted_center(X, w)
     Yc, y_mean = _weighted_center(Y, w)
     sw = np.sqrt(w)[:, None]
