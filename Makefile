@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip
 CONSTRAINTS ?= constraints-cpu.txt
 SPHINX_BUILD = $(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
-.PHONY: demo test docs bench install-%
+.PHONY: demo test test-fast docs bench install-%
 
 # `make install-test`, `make install-docs`, `make install-test,docs` ... :
 # editable install with extras
@@ -25,6 +25,12 @@ test: install-test,docs
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --durations=15
 	$(SPHINX_BUILD)
+
+# the edit loop: ruff and the tests not marked slow, stopping at the first
+# failure (no docs build)
+test-fast: install-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 -x -q -m "not slow"
 
 docs: install-docs
 	$(SPHINX_BUILD)
