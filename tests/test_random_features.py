@@ -308,6 +308,8 @@ def test_bad_architectures_are_clear_errors():
         TargetReplicationLSTMClassifier(solver="ridge", cell="gru").fit(X, y)
     with pytest.raises(ValueError, match="early_stopping=True stops gradient"):
         TargetReplicationLSTMClassifier(solver="ridge", early_stopping=True).fit(X, y)
+    with pytest.raises(ValueError, match="longest training sequence has 8 steps"):
+        TargetReplicationLSTMClassifier(solver="ridge").fit(X[:, :8], y)
     with pytest.raises(ValueError, match="random_features must be 0"):
         TargetReplicationLSTMClassifier(random_features=50).fit(X, y)
     with pytest.raises(ValueError, match="cell=None needs another part"):

@@ -573,6 +573,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         # least nine steps to give informative features
         random = bool(self.random_features) and not tokens
         cell = self.cell
+        short = False
         if cell == "auto":
             short = longest is not None and longest < _RANDOM_MIN_STEPS
             cell = "gru" if not random or short else None
@@ -597,6 +598,13 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                     "features in closed form, but this encoder has trained parts "
                     f"(cell={cell!r}, conv_filters={self.conv_filters!r}"
                     + (", token input" if tokens else "")
+                    + (
+                        f"; cell='auto' is 'gru' because the longest training "
+                        f"sequence has {longest} steps, under the random "
+                        f"kernels' {_RANDOM_MIN_STEPS}"
+                        if short
+                        else ""
+                    )
                     + "); use solver='gradient' or 'auto', or cell=None and "
                     "conv_filters=()."
                 )
