@@ -38,6 +38,13 @@ def test_decide_early_by_hand():
     # threshold 1: every sequence waits for its end (unless it is certain)
     _, at, _ = decide_early(steps, 1.0)
     np.testing.assert_array_equal(at, [2, 1, 0])
+    # two consecutive passing steps of the same class: the first sequence's
+    # steps 1 (class 0) and 2 (class 1) disagree, so it waits for its end
+    runs = np.array([[[0.95, 0.05], [0.92, 0.08], [0.1, 0.9]]] * 2)
+    runs[1, 0] = [0.2, 0.8]
+    codes, at, _ = decide_early(np.concatenate([steps[:1], runs]), 0.9, 2)
+    np.testing.assert_array_equal(at, [2, 1, 2])
+    np.testing.assert_array_equal(codes, [1, 0, 1])
 
 
 def test_predict_early_is_causal_and_earlier_than_the_end():
@@ -75,14 +82,21 @@ def test_predict_early_is_causal_and_earlier_than_the_end():
 def test_select_early_threshold_cross_fits_and_picks_the_best_harmonic_mean():
     X, y = bump_at_5(90, 3)
     clf = TargetReplicationLSTMClassifier(replication_weight=0.5)
-    threshold, table = select_early_threshold(
-        clf, X, y, thresholds=[0.6, 0.9, 0.999], random_state=0
+    params, table = select_early_threshold(
+        clf, X, y, thresholds=[0.6, 0.9, 0.999], consecutive=[1, 3], random_state=0
     )
-    assert [row[0] for row in table] == [0.6, 0.9, 0.999]
-    assert threshold == max(table, key=lambda row: row[1])[0]
-    # higher thresholds wait longer
-    earliness = [row[3] for row in table]
-    assert earliness == sorted(earliness)
+    assert [row[:2] for row in table] == [
+        (t, v) for t in (0.6, 0.9, 0.999) for v in (1, 3)
+    ]
+    best = max(table, key=lambda row: row[2])
+    assert params == {"early_threshold": best[0], "early_consecutive": best[1]}
+    # higher thresholds and longer runs wait longer
+    for v in (1, 3):
+        earliness = [row[4] for row in table if row[1] == v]
+        assert earliness == sorted(earliness)
+    assert all(a[4] <= b[4] for a, b in zip(table[::2], table[1::2]))
+    with pytest.raises(ValueError, match="consecutive must hold positive"):
+        select_early_threshold(clf, X, y, consecutive=[0])
     with pytest.raises(ValueError, match="threshold must be a probability"):
         select_early_threshold(clf, X, y, thresholds=[1.5])
     with pytest.raises(ValueError, match="y has 3 labels"):

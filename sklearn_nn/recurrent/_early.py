@@ -7,10 +7,11 @@ of steps read when it was decided over its length, and the *harmonic mean*
 balances accuracy against earliness,
 ``2 * accuracy * (1 - earliness) / (accuracy + 1 - earliness)``.
 
-:func:`select_early_threshold` chooses the threshold by cross-fitting, as
-TEASER tunes its decision rule: clones of the classifier fitted on the other
-folds predict each fold's per-step probabilities, and the threshold with the
-best harmonic mean over all the held-out sequences wins.
+:func:`select_early_threshold` chooses the rule by cross-fitting, as TEASER
+tunes its own: clones of the classifier fitted on the other folds predict
+each fold's per-step probabilities, and the threshold and number of
+consecutive passing steps with the best harmonic mean over all the held-out
+sequences win.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def check_threshold(threshold):
     return float(threshold)
 
 
-def decide_early(step_proba, threshold):
+def decide_early(step_proba, threshold, consecutive=1):
     """Each sequence's decision from its per-step probabilities.
 
     Parameters
@@ -52,6 +53,10 @@ def decide_early(step_proba, threshold):
     threshold : float
         A sequence is decided at its first step whose largest probability
         is at least ``threshold``, and at its last step otherwise.
+    consecutive : int, default=1
+        With more than 1, the decision waits for that many consecutive
+        steps that pass the threshold with the same most probable class
+        (TEASER's rule), the last of them being the decision step.
 
     Returns
     -------
@@ -65,6 +70,14 @@ def decide_early(step_proba, threshold):
     lengths = real.sum(axis=1)
     top = np.where(real, np.nan_to_num(step_proba).max(axis=2), -np.inf)
     sure = top >= threshold
+    if consecutive > 1:
+        label = np.nan_to_num(step_proba).argmax(axis=2)
+        run = np.zeros(sure.shape, dtype=np.int64)
+        for t in range(sure.shape[1]):
+            same = label[:, t] == label[:, t - 1] if t else np.zeros(len(run), bool)
+            previous = run[:, t - 1] if t else 0
+            run[:, t] = np.where(sure[:, t], np.where(same, previous + 1, 1), 0)
+        sure = run >= consecutive
     sure[np.arange(len(lengths)), lengths - 1] = True
     steps = np.argmax(sure, axis=1)
     codes = np.argmax(step_proba[np.arange(len(steps)), steps], axis=1)
@@ -82,9 +95,16 @@ def early_scores(correct, steps, lengths, sample_weight=None):
 
 
 def select_early_threshold(
-    estimator, X, y, *, cv=3, thresholds=None, random_state=None
+    estimator,
+    X,
+    y,
+    *,
+    cv=3,
+    thresholds=None,
+    consecutive=(1, 2, 3, 4, 5),
+    random_state=None,
 ):
-    """The decision threshold with the best cross-fitted harmonic mean.
+    """The decision rule with the best cross-fitted harmonic mean.
 
     Parameters
     ----------
@@ -98,16 +118,20 @@ def select_early_threshold(
     thresholds : sequence of float, default=None
         The thresholds to compare; 0.5, 0.525, ..., 0.975, 0.99, 0.999 when
         None.
+    consecutive : sequence of int, default=(1, 2, 3, 4, 5)
+        The numbers of consecutive passing steps to compare (with each
+        threshold): TEASER chooses its ``v`` from the same values.
     random_state : int, RandomState or None, default=None
         Shuffles the folds of an int ``cv``.
 
     Returns
     -------
-    threshold : float
-        The threshold with the highest harmonic mean of accuracy and
-        earliness on the held-out folds (the earliest on ties).
-    table : list of (threshold, harmonic_mean, accuracy, earliness)
-        Every threshold's held-out scores.
+    params : dict
+        ``{'early_threshold': ..., 'early_consecutive': ...}``, the rule
+        with the highest harmonic mean of accuracy and earliness on the
+        held-out folds (the earliest on ties), for ``estimator.set_params``.
+    table : list of (threshold, consecutive, harmonic_mean, accuracy, earliness)
+        Every rule's held-out scores.
 
     Examples
     --------
@@ -119,13 +143,18 @@ def select_early_threshold(
     >>> X = rng.randn(60, 30)
     >>> X[:, 5:10] += 2 * y[:, None]  # the class shows from step 5
     >>> clf = TargetReplicationLSTMClassifier(replication_weight=0.5)
-    >>> threshold, table = select_early_threshold(clf, X, y, random_state=0)
-    >>> clf.set_params(early_threshold=threshold).fit(X, y).early_score(X, y)[0] > 0.6
+    >>> params, table = select_early_threshold(clf, X, y, random_state=0)
+    >>> clf.set_params(**params).fit(X, y).early_score(X, y)[0] > 0.6
     True
     """
     grid = (
         THRESHOLDS if thresholds is None else [check_threshold(t) for t in thresholds]
     )
+    runs = [int(v) for v in np.atleast_1d(consecutive)]
+    if not runs or min(runs) < 1:
+        raise ValueError(
+            f"consecutive must hold positive numbers of steps, got {consecutive!r}."
+        )
     y = column_or_1d(y, warn=True)
     if isinstance(cv, numbers.Integral):
         cv = StratifiedKFold(
@@ -146,24 +175,21 @@ def select_early_threshold(
         held_out.append((steps, final.classes_, y[test]))
     table = []
     for threshold in grid:
-        correct, decided, lengths = [], [], []
-        for steps, classes, y_test in held_out:
-            codes, at, n = decide_early(steps, threshold)
-            correct.append(classes[codes] == y_test)
-            decided.append(at)
-            lengths.append(n)
-        table.append(
-            (
-                threshold,
-                *early_scores(
-                    np.concatenate(correct),
-                    np.concatenate(decided),
-                    np.concatenate(lengths),
-                ),
+        for run in runs:
+            correct, decided, lengths = [], [], []
+            for steps, classes, y_test in held_out:
+                codes, at, n = decide_early(steps, threshold, run)
+                correct.append(classes[codes] == y_test)
+                decided.append(at)
+                lengths.append(n)
+            scores = early_scores(
+                np.concatenate(correct),
+                np.concatenate(decided),
+                np.concatenate(lengths),
             )
-        )
-    best = max(table, key=lambda row: (row[1], -row[3]))
-    return best[0], table
+            table.append((threshold, run, *scores))
+    best = max(table, key=lambda row: (row[2], -row[4]))
+    return {"early_threshold": best[0], "early_consecutive": best[1]}, table
 
 
 def _take(X, index):

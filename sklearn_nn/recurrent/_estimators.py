@@ -228,6 +228,10 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         otherwise). Read at prediction time only;
         :func:`~sklearn_nn.recurrent.select_early_threshold` chooses it by
         cross-fitting.
+    early_consecutive : int, default=1
+        :meth:`predict_early` waits for this many consecutive steps that
+        reach ``early_threshold`` with the same most probable class
+        (TEASER's rule); read at prediction time only.
     {common_parameters}
 
     Attributes
@@ -327,13 +331,15 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "padding_value": [numbers.Real, None],
         "early_threshold": [Interval(numbers.Real, 0, 1, closed="right")],
+        "early_consecutive": [Interval(numbers.Integral, 1, None, closed="left")],
         "missing_values": [StrOptions({"auto", "indicators", "error"})],
         "time_channel": [Interval(numbers.Integral, 0, None, closed="left"), None],
     }
 
     # early_threshold is read at prediction time only
     _WARM_START_SETTINGS = NeuralClassifierBase._WARM_START_SETTINGS | {
-        "early_threshold"
+        "early_threshold",
+        "early_consecutive",
     }
 
     # the most sequences per forward pass at prediction time
@@ -367,6 +373,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         missing_values="auto",
         time_channel=None,
         early_threshold=0.9,
+        early_consecutive=1,
         max_epochs=200,
         batch_size="auto",
         lr=1e-3,
@@ -414,6 +421,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         self.missing_values = missing_values
         self.time_channel = time_channel
         self.early_threshold = early_threshold
+        self.early_consecutive = early_consecutive
 
     # -------------------------------------------------------------- fit
     def fit(
@@ -1023,7 +1031,8 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
 
         A sequence is decided at its first step whose most probable class
         has a probability of at least ``early_threshold`` in
-        :meth:`predict_proba_steps`, and at its last step otherwise. The
+        :meth:`predict_proba_steps` (for ``early_consecutive`` steps in a
+        row, with the same class), and at its last step otherwise. The
         probabilities are causal, so a decision made before a sequence's
         last step never depends on the steps after it: appending steps to
         the sequence leaves it unchanged.
@@ -1042,7 +1051,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             means that steps ``0..t`` were read.
         """
         codes, steps, _ = decide_early(
-            self.predict_proba_steps(X), self.early_threshold
+            self.predict_proba_steps(X), self.early_threshold, self.early_consecutive
         )
         return self.classes_[codes], steps
 
@@ -1072,7 +1081,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             Mean fraction of each sequence read before its decision.
         """
         probas = self.predict_proba_steps(X)
-        codes, steps, lengths = decide_early(probas, self.early_threshold)
+        codes, steps, lengths = decide_early(
+            probas, self.early_threshold, self.early_consecutive
+        )
         y = column_or_1d(y, warn=True)
         if len(y) != len(codes):
             raise ValueError(
