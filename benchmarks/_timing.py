@@ -26,6 +26,15 @@ def one_thread():
     torch.set_num_threads(1)
 
 
+def timed(fn):
+    """``(fn(), seconds)``, with one torch thread set first (see
+    :func:`one_thread`)."""
+    one_thread()
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
 def single_thread_env():
     """This process's environment with ``OMP_NUM_THREADS=1`` and
     ``MKL_NUM_THREADS=1``, for a fresh measuring process."""

@@ -36,7 +36,6 @@ Run with ``OMP_NUM_THREADS=1 python -m benchmarks.bench_clinical``; writes
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -48,7 +47,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from benchmarks._report import md_row, md_table, threads_note, versions, write_results
-from benchmarks._timing import one_thread
+from benchmarks._timing import one_thread, timed
 from sklearn_nn import TargetReplicationLSTMClassifier
 from sklearn_nn.preprocessing import SequenceStandardScaler
 
@@ -166,10 +165,8 @@ def cv_auc(task, seed):
             ),
         }
         for key, (model, A, A_test) in models.items():
-            one_thread()
-            start = time.perf_counter()
-            model.fit(A, y[train])
-            times[key] += time.perf_counter() - start
+            _, seconds = timed(lambda m=model, A=A, t=y[train]: m.fit(A, t))
+            times[key] += seconds
             scores[key].append(
                 roc_auc_score(y[test], model.predict_proba(A_test)[:, 1])
             )

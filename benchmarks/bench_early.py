@@ -27,7 +27,6 @@ seed, GunPoint and ItalyPowerDemand); writes
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
@@ -38,7 +37,7 @@ from aeon.classification.early_classification import (
 from aeon.transformations.collection.unequal_length import Padder
 
 from benchmarks._report import md_row, md_table, threads_note, versions, write_results
-from benchmarks._timing import one_thread
+from benchmarks._timing import one_thread, timed
 from benchmarks.bench_sequences_real import load
 from sklearn_nn import TargetReplicationLSTMClassifier
 from sklearn_nn.preprocessing import SequenceStandardScaler
@@ -139,10 +138,8 @@ def main():
         }
         for seed in seeds:
             for key, run in methods.items():
-                one_thread()
-                start = time.perf_counter()
-                out = run(seed)
-                times[key].append(time.perf_counter() - start)
+                out, seconds = timed(lambda run=run, s=seed: run(s))
+                times[key].append(seconds)
                 results[key].append(out[:3])
                 if key == "r5":
                     thresholds.append(out[3])

@@ -56,7 +56,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 
 from benchmarks._report import md_row, md_table, threads_note, versions, write_results
-from benchmarks._timing import one_thread
+from benchmarks._timing import one_thread, timed
 from sklearn_nn import SiamesePairClassifier, TargetReplicationLSTMClassifier
 from sklearn_nn.preprocessing import SequenceStandardScaler
 from sklearn_nn.siamese import make_pairs, stack_pairs
@@ -136,16 +136,14 @@ def classification_row(name, seeds, params):
             SequenceStandardScaler(per_sequence=per_sequence),
             TargetReplicationLSTMClassifier(random_state=seed, **params),
         )
-        one_thread()
-        start = time.perf_counter()
-        model.fit(X, y)
-        fit_times.append(time.perf_counter() - start)
+        _, seconds = timed(lambda m=model: m.fit(X, y))
+        fit_times.append(seconds)
         accs.append(model.score(X_test, y_test))
 
-        one_thread()
-        start = time.perf_counter()
-        rocket = MiniRocketClassifier(random_state=seed).fit(A_rocket, y)
-        rocket_times.append(time.perf_counter() - start)
+        rocket, seconds = timed(
+            lambda s=seed: MiniRocketClassifier(random_state=s).fit(A_rocket, y)
+        )
+        rocket_times.append(seconds)
         rocket_accs.append(float(np.mean(rocket.predict(A_rocket_test) == y_test)))
 
     # aeon's KNN takes unequal-length lists (capability:unequal_length)

@@ -709,7 +709,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
                     self._n_channels, self.time_channel
                 ).fit(values, lengths)
         if self._random_layout is not None:
-            if self.warm_start and hasattr(self, "net_"):
+            if warm:
                 # a warm start keeps the fitted features (a CPU copy)
                 random = copy.deepcopy(self.net_.module_.encoder.random).to("cpu")
             else:

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from sklearn.linear_model import Ridge
+from sklearn.preprocessing import label_binarize
 
 ALPHAS = np.logspace(-3, 3, 10)
 
@@ -183,11 +184,9 @@ def fit_ridge_readout(
     final = np.asarray(final, dtype=np.float64)
     w = np.ones(len(final)) if weight is None else np.asarray(weight, np.float64)
     n_targets = 1 if n_classes == 2 else n_classes
-    Y = -np.ones((len(final), n_targets))
-    if n_classes == 2:
-        Y[codes == 1, 0] = 1.0
-    else:
-        Y[np.arange(len(codes)), codes] = 1.0
+    classes = np.arange(n_classes)
+    # -1/+1 codes, one column for two classes (as RidgeClassifier)
+    Y = label_binarize(codes, classes=classes, neg_label=-1).astype(np.float64)
     centred, _ = _weighted_center(final, w)
     scale = np.sqrt(w @ centred**2 / w.sum())
     # features that barely vary (for instance only among samples of tiny
@@ -200,11 +199,7 @@ def fit_ridge_readout(
     row_weight = w if final_weight is None else np.asarray(final_weight, np.float64)
     if extra is not None:
         feats, extra_codes, extra_w, groups = extra
-        extra_Y = -np.ones((len(feats), n_targets))
-        if n_classes == 2:
-            extra_Y[extra_codes == 1, 0] = 1.0
-        else:
-            extra_Y[np.arange(len(extra_codes)), extra_codes] = 1.0
+        extra_Y = label_binarize(extra_codes, classes=classes, neg_label=-1)
         rows = np.vstack([Z, np.asarray(feats, np.float64) / scale])
         targets = np.vstack([Y, extra_Y])
         row_weight = np.concatenate([row_weight, extra_w])

@@ -128,10 +128,9 @@ class SequenceStream:
             self._random_buffer = torch.zeros(width, x.shape[1], dtype=x.dtype)
         joined = torch.cat([self._random_buffer, x])
         self._random_buffer = joined[joined.shape[0] - width :] if width else joined[:0]
-        # the convolutions' zero padding is replaced by the carried steps:
-        # drop the outputs of the carried steps themselves
-        sums = _unpadded_step_sums(random, joined.unsqueeze(0), weight, width)
-        return sums[0]
+        # the carried steps (zeros before the sequence starts) stand in for
+        # the convolutions' zero padding; their own outputs are dropped
+        return random.step_sums(joined.unsqueeze(0), weight)[0, width:]
 
     # ------------------------------------------------------------ update
     @torch.no_grad()
@@ -190,11 +189,3 @@ class SequenceStream:
             logits = logits * scale.to(logits.dtype).unsqueeze(1)
         self.n_seen += n_new
         return torch.softmax(logits, dim=1)
-
-
-def _unpadded_step_sums(random, x, weight, n_carried):
-    """``random.step_sums`` of the steps of ``x`` after its first
-    ``n_carried`` ones, which stand in for the convolutions' zero padding
-    (and are zeros themselves before the sequence starts)."""
-    sums = random.step_sums(x, weight)
-    return sums[:, n_carried:]
