@@ -42,6 +42,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -59,6 +60,7 @@ from ._net import (
     _Net,
 )
 from ._persistence import net_state, restore_net
+from ._rows import RowBlocks, check_row_source, is_row_source
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -107,7 +109,7 @@ _TORCH_RNG_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
-def seeded_torch(seed: int, device: str):
+def seeded_torch(seed, device: str):
     """Seed torch's global RNG for the block and restore it afterwards.
 
     Module initialisation, dropout and sampling noise draw from torch's global
@@ -115,11 +117,21 @@ def seeded_torch(seed: int, device: str):
     makes fits in concurrent threads (joblib's threading backend, an
     in-process dask worker) run one at a time, so that each stays
     reproducible; process-based parallelism is unaffected.
+
+    ``seed`` is an int, or a state returned by the function that the block
+    yields (called at its end): the block then continues that stream of
+    random numbers (``partial_fit`` carries dropout's stream from call to
+    call this way).
     """
     dev = torch.device(device)
     devices = [dev.index or 0] if dev.type == "cuda" else []
     with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
-        if devices:
+        if isinstance(seed, tuple):
+            cpu, cuda = seed
+            torch.set_rng_state(torch.from_numpy(cpu))
+            if devices and cuda is not None:
+                torch.cuda.set_rng_state(torch.from_numpy(cuda), devices[0])
+        elif devices:
             torch.manual_seed(seed)
         else:
             # a CPU fit seeds (and restores) the CPU generator only:
@@ -127,7 +139,26 @@ def seeded_torch(seed: int, device: str):
             # the fork does not restore (and costs ~3 ms of lazy-init
             # bookkeeping on a CUDA build)
             torch.default_generator.manual_seed(seed)
-        yield
+        yield functools.partial(_torch_rng_state, devices)
+
+
+def _torch_rng_state(devices):
+    """The global generators' states as numpy arrays (CPU, CUDA or None)."""
+    cpu = torch.get_rng_state().numpy().copy()
+    cuda = torch.cuda.get_rng_state(devices[0]).numpy().copy() if devices else None
+    return cpu, cuda
+
+
+class _FitCall:
+    """What kind of fit is running: ``warm`` (``net_`` is trained further)
+    and ``partial`` (one ``partial_fit`` call, whose first call gives a
+    classifier's ``classes``). The template sets it as ``_fit_call`` for the
+    families' hooks and removes it afterwards."""
+
+    def __init__(self, *, warm, partial, classes=None):
+        self.warm = warm
+        self.partial = partial
+        self.classes = classes
 
 
 class BaseNeuralEstimator(BaseEstimator):
@@ -159,6 +190,10 @@ class BaseNeuralEstimator(BaseEstimator):
 
     # rows per forward pass at prediction time
     _inference_batch_size = 16384
+    # a family whose module reads the feature matrix as it is sets this:
+    # a memory map (or any row source, see _rows.py) is then validated and
+    # read a block of rows at a time instead of being copied whole
+    _reads_row_sources = False
     # batch_size='auto' is min(_auto_batch_size, n_samples)
     _auto_batch_size = 200
 
@@ -204,6 +239,8 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _validate_X(self, X, *, reset):
         """Validate predict-time input (2-D float matrix by default)."""
+        if self._reads_row_sources and is_row_source(X):
+            return check_row_source(X, self, reset=reset, dtype=self._numpy_dtype)
         if not reset and _is_plain_valid_matrix(X, self):
             # fast path for the common case (a clean float ndarray, fitted
             # without feature names): skips the dataframe detection that
@@ -222,7 +259,11 @@ class BaseNeuralEstimator(BaseEstimator):
         """
 
     def _make_inputs(self, X) -> tuple[torch.Tensor, ...]:
-        """Turn validated ``X`` into the module's positional input tensors."""
+        """Turn validated ``X`` into the module's positional input tensors
+        (a row source into a :class:`~sklearn_nn._rows.RowBlocks`, read when
+        the batches are taken)."""
+        if self._reads_row_sources and is_row_source(X):
+            return (RowBlocks(X, self._numpy_dtype),)
         return (_as_tensor(X, self._numpy_dtype),)
 
     @property
@@ -286,10 +327,21 @@ class BaseNeuralEstimator(BaseEstimator):
             validation epoch's weights and warns with
             :class:`~sklearn_nn.exceptions.DivergenceWarning`.
         """
-        warm = self.warm_start and hasattr(self, "net_")
+        return self._fit_safely(
+            X,
+            y,
+            sample_weight,
+            warm=self.warm_start and hasattr(self, "net_"),
+            validation=(X_val, y_val, sample_weight_val),
+        )
+
+    def _fit_safely(
+        self, X, y, sample_weight, *, warm, validation, partial=False, classes=None
+    ):
+        """:meth:`_fit`, leaving the estimator as it was when it fails."""
         device = resolve_device(self.device)
         if warm:
-            self._check_warm_start(device)
+            self._check_warm_start(device, partial)
         # a failed fit leaves the estimator as it was (fitted or not)
         state_before = dict(self.__dict__)
         net_before = _NetSnapshot(self.net_) if warm else None
@@ -300,7 +352,9 @@ class BaseNeuralEstimator(BaseEstimator):
                 sample_weight,
                 warm=warm,
                 device=device,
-                validation=(X_val, y_val, sample_weight_val),
+                validation=validation,
+                partial=partial,
+                classes=classes,
             )
         except BaseException:
             self.__dict__.clear()
@@ -308,9 +362,31 @@ class BaseNeuralEstimator(BaseEstimator):
             if net_before is not None:
                 net_before.restore()
             raise
+        finally:
+            self.__dict__.pop("_fit_call", None)
 
-    def _fit(self, X, y, sample_weight, *, warm, device, validation=(None,) * 3):
-        """The fit template (see :meth:`fit`)."""
+    def _fit(
+        self,
+        X,
+        y,
+        sample_weight,
+        *,
+        warm,
+        device,
+        validation=(None,) * 3,
+        partial=False,
+        classes=None,
+    ):
+        """The fit template (see :meth:`fit`).
+
+        ``warm``: continue training ``net_``. ``partial``: one pass over the
+        data without early stopping (``partial_fit``), the random streams
+        (``random_state``'s generator, the shuffling and torch's generators)
+        carried over from the previous ``partial_fit`` call; ``classes``: the
+        labels of a classifier's first ``partial_fit`` call.
+        """
+        # what the families' hooks may ask of this call (removed after it)
+        self._fit_call = _FitCall(warm=warm, partial=partial, classes=classes)
         # parameter values and combinations, before any data work or
         # base-model fit
         self._check_parameters()
@@ -334,9 +410,16 @@ class BaseNeuralEstimator(BaseEstimator):
             X, y = self._validate_fit_data(X, y, reset=not warm)
         target = self._encode_target(y, reset=not warm)
         weight = self._fit_weights(sample_weight, X, target)
-        rng = check_random_state(self.random_state)
-        torch_seed = int(rng.randint(_SEED_MAX))
-        shuffle_seed = int(rng.randint(_SEED_MAX))
+        streams = getattr(self, "_partial_streams", None) if partial and warm else None
+        if streams is None:
+            rng = check_random_state(self.random_state)
+            torch_seed = int(rng.randint(_SEED_MAX))
+            generator = torch.Generator().manual_seed(int(rng.randint(_SEED_MAX)))
+        else:
+            # the previous partial_fit call's streams, continued
+            rng, torch_seed, shuffle_state = streams
+            generator = torch.Generator()
+            generator.set_state(torch.from_numpy(shuffle_state))
 
         data = training_data = self._training_data(X, y, target, weight, rng)
         valid = None
@@ -344,7 +427,7 @@ class BaseNeuralEstimator(BaseEstimator):
             # after _training_data: a hard gate's base models are fitted now
             valid = self._validation_data(X_val, y_val, sample_weight_val)
             valid = valid.to(device)
-        elif self.early_stopping:
+        elif self.early_stopping and not partial:
             try:
                 train_idx, valid_idx = train_test_split(
                     np.arange(len(data)),
@@ -362,7 +445,7 @@ class BaseNeuralEstimator(BaseEstimator):
                     "validation_fraction, "
                     "or early_stopping=False."
                 ) from exc
-            data, valid = data.take(train_idx), data.take(valid_idx).to(device)
+            data, valid = data.subset(train_idx), data.subset(valid_idx).to(device)
         data = data.to(device)
 
         batch_size = (
@@ -370,15 +453,21 @@ class BaseNeuralEstimator(BaseEstimator):
             if self.batch_size == "auto"
             else self.batch_size
         )
-        generator = torch.Generator().manual_seed(shuffle_seed)
         settings = dict(
             iterator_train=self._batch_iterator(shuffle=True, generator=generator),
             iterator_valid=self._batch_iterator(shuffle=False),
             batch_size=batch_size,
             train_split=None if valid is None else predefined_split(valid),
-            max_epochs=self.max_epochs,
+            max_epochs=1 if partial else self.max_epochs,
         )
         callbacks = self._callbacks(valid is not None)
+        if partial:
+            # one pass per call: nothing to stop, nothing to restore
+            callbacks = [
+                (name, cb)
+                for name, cb in callbacks
+                if not getattr(cb, "stops_training", False)
+            ]
 
         # skorch's PrintLog (verbose >= 2) prints only when the net is verbose
         settings["verbose"] = int(self.verbose >= 2)
@@ -390,13 +479,21 @@ class BaseNeuralEstimator(BaseEstimator):
             net.initialize_callbacks()
             net.set_params(lr=self.lr, optimizer__weight_decay=self.weight_decay)
         try:
-            with seeded_torch(torch_seed, device):
+            with seeded_torch(torch_seed, device) as torch_state:
                 if not warm:
                     net = self._new_net(device, callbacks=callbacks, **settings)
                 self._train(net, data)
+                torch_seed = torch_state()
         finally:
             if net is not None:
                 _close_progress_bars(net)
+        if partial:
+            self._partial_streams = (rng, torch_seed, generator.get_state().numpy())
+        else:
+            # the state of a sequence of partial_fit calls (named _partial_*)
+            # ends with a fit
+            for key in [k for k in self.__dict__ if k.startswith("_partial_")]:
+                del self.__dict__[key]
         self._store_fit_results(net)
         self._post_fit(X, target, weight, training_data)
         return self
@@ -460,7 +557,7 @@ class BaseNeuralEstimator(BaseEstimator):
             if name not in self._WARM_START_SETTINGS
         }
 
-    def _check_warm_start(self, device):
+    def _check_warm_start(self, device, partial=False):
         changed = [
             f"{name}={new!r} (fitted with {old!r})"
             for name, new, old in [
@@ -479,12 +576,17 @@ class BaseNeuralEstimator(BaseEstimator):
                 if name in fitted and now[name] != fitted[name]
             ]
         if changed:
+            caller, fresh = (
+                ("partial_fit", "Call fit, or partial_fit on a clone,")
+                if partial
+                else ("warm_start=True", "Set warm_start=False")
+            )
             raise ValueError(
-                "warm_start=True continues training the fitted network, but "
+                f"{caller} continues training the fitted network, but "
                 + ", ".join(changed)
                 + " changed since it was fitted (only the training settings "
                 + ", ".join(sorted(self._WARM_START_SETTINGS - {"device", "dtype"}))
-                + " may change). Set warm_start=False to fit a new network."
+                + f" may change). {fresh} to fit a new network."
             )
 
     def _training_data(self, X, y, target, weight, rng) -> TensorBatches:
@@ -562,6 +664,12 @@ class BaseNeuralEstimator(BaseEstimator):
         return functools.partial(SliceIterator, shuffle=shuffle, generator=generator)
 
     def _validate_fit_data(self, X, y, *, reset):
+        if self._reads_row_sources and is_row_source(X):
+            # y in memory as always; X checked block by block
+            y = validate_data(self, y=y, **self._y_validation_kwargs())
+            check_consistent_length(X, y)
+            X = check_row_source(X, self, reset=reset, dtype=self._numpy_dtype)
+            return X, y
         return validate_data(
             self,
             X,
@@ -814,18 +922,39 @@ class NeuralClassifierBase(BaseNeuralEstimator):
 
     def _encode_labels(self, y, *, reset):
         """Class codes of already checked labels (``classes_`` on reset)."""
-        if reset:
-            self.classes_, codes = np.unique(y, return_inverse=True)
+        given = getattr(getattr(self, "_fit_call", None), "classes", None)
+        if reset and given is not None:
+            # partial_fit's first call: the classes of every chunk to come
+            self.classes_ = given
+            reset = False
+        elif reset:
+            # (np.unique's return_inverse holds several copies of y at once:
+            # a peak of 392 MiB for 10M int64 labels, 77 MiB this way)
+            self.classes_ = np.unique(y)
+            codes = np.searchsorted(self.classes_, y)
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in "
                     f"y; got 1 class ({self.classes_[0]!r})."
                 )
-            return codes.astype(np.int64)
+            return codes.astype(np.int64, copy=False)
         codes = np.searchsorted(self.classes_, y)
         codes = np.clip(codes, 0, len(self.classes_) - 1)
         unseen = self.classes_[codes] != y
         if np.any(unseen):
+            if given is not None:
+                raise ValueError(
+                    f"y has labels that are not in classes: "
+                    f"{np.unique(y[unseen])[:5].tolist()}; classes is "
+                    f"{self.classes_.tolist()}."
+                )
+            if getattr(self, "_fit_call", None) is not None and self._fit_call.partial:
+                raise ValueError(
+                    "y has labels that are not in classes_ (the classes given to "
+                    f"the first partial_fit call): {np.unique(y[unseen])[:5].tolist()}"
+                    f"; classes_ is {self.classes_.tolist()}. Every label must be "
+                    "in classes on the first call."
+                )
             raise ValueError(
                 "warm_start=True: y has labels that were not seen in the first "
                 f"fit: {np.unique(y[unseen])[:5]}. classes_ is {self.classes_}."

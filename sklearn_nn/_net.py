@@ -56,19 +56,44 @@ class TensorBatches(torch.utils.data.Dataset):
         return self.take(index)
 
     def take(self, index):
-        """Return a new :class:`TensorBatches` with the rows ``index``."""
+        """Return a new :class:`TensorBatches` with the rows ``index`` (a
+        slice, or row numbers as a numpy array or tensor), read into tensors:
+        an input that is a :class:`~sklearn_nn._rows.RowBlocks` reads those
+        rows now."""
         if isinstance(index, np.ndarray):
-            index = torch.as_tensor(index, device=self.inputs[0].device)
+            index = torch.as_tensor(index)
+        on_device = {}
 
         def pick(t):
-            return None if t is None else t[index]
+            if t is None:
+                return None
+            if isinstance(index, slice) or not isinstance(t, torch.Tensor):
+                return t[index]
+            if t.device not in on_device:
+                on_device[t.device] = index.to(t.device)
+            return t[on_device[t.device]]
 
         return TensorBatches(
-            tuple(t[index] for t in self.inputs), pick(self.target), pick(self.weight)
+            tuple(pick(t) for t in self.inputs), pick(self.target), pick(self.weight)
         )
 
+    def subset(self, index):
+        """The rows ``index`` (an array of row numbers): tensors are
+        gathered (:meth:`take`), a :class:`~sklearn_nn._rows.RowBlocks` stays
+        unread."""
+        if not any(hasattr(t, "subset") for t in self.inputs):
+            return self.take(index)
+        index = torch.as_tensor(np.asarray(index))
+        taken = self.take(index)
+        inputs = tuple(
+            t.subset(index) if hasattr(t, "subset") else taken.inputs[i]
+            for i, t in enumerate(self.inputs)
+        )
+        return TensorBatches(inputs, taken.target, taken.weight)
+
     def to(self, device):
-        """Move every tensor to ``device``."""
+        """Move every tensor to ``device`` (a
+        :class:`~sklearn_nn._rows.RowBlocks` reads its rows onto it)."""
 
         def move(t):
             return None if t is None else t.to(device)
@@ -81,13 +106,17 @@ class TensorBatches(torch.utils.data.Dataset):
 class SliceIterator:
     """Yield mini-batches of a :class:`TensorBatches`.
 
-    Without shuffling, contiguous slices (views). With shuffling, the rows
-    are permuted once per pass, the permutation drawn from ``generator`` so
-    that training is reproducible, and gathered a block of batches at a time
-    (about ``block_rows`` rows) that are then sliced into views: one gather
-    per block is as fast as one per pass (per-batch gathers cost about 5 %
-    of a small network's epoch), and the memory is a block, not a shuffled
-    copy of the data set.
+    The rows are taken a block at a time (about ``block_rows`` rows, a
+    whole number of batches) and each block is sliced into batches (views).
+    Without shuffling the blocks are contiguous (slices of tensors: no copy).
+    With shuffling, the rows are permuted once per pass, the permutation
+    drawn from ``generator`` so that training is reproducible, and each
+    block gathers the rows of its part of the permutation: one gather per
+    block is as fast as one per pass (per-batch gathers cost about 5 % of a
+    small network's epoch), and the memory is a block, not a shuffled copy
+    of the data set. An input that is a :class:`~sklearn_nn._rows.RowBlocks`
+    (a memory-mapped file, ...) is read block by block the same way, so that
+    the batches are the same as from memory.
     """
 
     block_rows = 65536
@@ -104,12 +133,12 @@ class SliceIterator:
     def __iter__(self):
         ds = self.dataset
         n, size = len(ds), self.batch_size
+        block = size * max(1, self.block_rows // size)
         if not (self.shuffle and n > size):
-            yield from _slices(ds, size)
+            for start in range(0, n, block):
+                yield from _slices(ds.take(slice(start, start + block)), size)
             return
         perm = torch.randperm(n, generator=self.generator)
-        perm = perm.to(ds.inputs[0].device)
-        block = size * max(1, self.block_rows // size)
         for start in range(0, n, block):
             yield from _slices(ds.take(perm[start : start + block]), size)
 
@@ -298,9 +327,11 @@ class _Net(NeuralNet):
         else:
             chunks = [slice(i, i + batch_size) for i in range(0, n, batch_size)]
         outputs, result = [], None
+        as_given = len(chunks) == 1 and all(isinstance(t, torch.Tensor) for t in inputs)
         with torch.inference_mode():
             for idx in chunks:
-                batch = inputs if len(chunks) == 1 else [t[idx] for t in inputs]
+                # (a RowBlocks input reads its rows here)
+                batch = inputs if as_given else [t[idx] for t in inputs]
                 if by_length:
                     steps = int(batch[1].max())
                     if steps < batch[0].shape[1]:
@@ -350,6 +381,9 @@ class _EarlyStopping(EarlyStopping):
     ``fit`` silently with a half-trained model; ``_Net.partial_fit`` lets a
     real ``KeyboardInterrupt`` through and catches only this one.
     """
+
+    # partial_fit (one pass per call) leaves out the callbacks that stop
+    stops_training = True
 
     def on_epoch_end(self, net, **kwargs):
         try:

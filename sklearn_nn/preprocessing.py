@@ -44,6 +44,11 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
       by channel (the UCR archive's convention); nothing is learned from the
       training data.
 
+    :meth:`partial_fit` learns the statistics chunk by chunk (sequences that
+    do not fit in memory at once), merging each chunk's counts, means and
+    variances into the running ones (Chan et al.'s pairwise update, as
+    :class:`~sklearn.preprocessing.StandardScaler` does).
+
     A channel (or, with ``per_sequence=True``, a sequence's channel) with
     zero variance is only centred. A list of ``(left, right)`` pairs of
     sequences (the input of the pair models' sequence towers) is scaled item
@@ -73,6 +78,10 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         Variance of each channel over the real training steps.
     scale_ : ndarray of shape (n_channels,) or None
         ``sqrt(var_)``, or 1 for a constant channel.
+    n_samples_seen_ : ndarray of shape (n_channels,) or None
+        Number of observed real steps of each channel the statistics were
+        computed from (over every :meth:`partial_fit` call); None with
+        ``per_sequence=True``.
     n_features_in_ : int
         Number of columns of a 2-D ``X`` (univariate sequences, one per row);
         number of channels of a 3-D or ragged ``X``.
@@ -128,18 +137,68 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         self : object
             The fitted scaler.
         """
-        self._padding_value = check_padding_value(self.padding_value)
+        self.__dict__.pop("n_samples_seen_", None)
+        return self._partial_fit(X)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Update each channel's mean and standard deviation with a chunk of
+        sequences.
+
+        The first call (or the first after :meth:`fit`) learns the format
+        (``n_features_in_``) from its chunk; the statistics of all chunks so
+        far equal those :meth:`fit` computes on all of them at once (up to
+        rounding).
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            A chunk of sequences, in any format of :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The scaler.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_nn.preprocessing import SequenceStandardScaler
+        >>> scaler = SequenceStandardScaler()
+        >>> scaler = scaler.partial_fit([np.array([1.0, 3.0])])
+        >>> scaler = scaler.partial_fit([np.array([5.0])])
+        >>> scaler.mean_, scaler.n_samples_seen_
+        (array([3.]), array([3]))
+        """
+        return self._partial_fit(X)
+
+    def _partial_fit(self, X):
+        first = not hasattr(self, "n_samples_seen_")
+        if first:
+            self._padding_value = check_padding_value(self.padding_value)
         X = _items(X)
         seqs, _ = check_sequences(
-            self, X, reset=True, padding_value=self._padding_value, allow_missing=True
+            self, X, reset=first, padding_value=self._padding_value, allow_missing=True
         )
         if self.per_sequence:
-            self.mean_ = self.var_ = self.scale_ = None
+            self.mean_ = self.var_ = self.scale_ = self.n_samples_seen_ = None
             return self
         values, mask = _masked(seqs)
-        self.mean_, self.var_ = _moments(values, mask, axis=(0, 1))
-        self.mean_, self.var_ = np.nan_to_num(self.mean_[0, 0]), self.var_[0, 0]
-        self.scale_ = _safe_scale(self.var_)
+        count = (mask & ~np.isnan(values)).sum(axis=(0, 1))
+        mean, var = _moments(values, mask, axis=(0, 1))
+        mean, var = mean[0, 0], var[0, 0]
+        if not first and self.n_samples_seen_ is not None:
+            mean, var, count = _merge_moments(
+                (self.n_samples_seen_, self._running_mean, self.var_),
+                (count, mean, var),
+            )
+        # NaN (a channel never observed) until a chunk observes it
+        self._running_mean = mean
+        self.n_samples_seen_, self.var_ = count, var
+        self.mean_ = np.nan_to_num(mean)
+        self.scale_ = _safe_scale(var)
         return self
 
     def transform(self, X):
@@ -259,6 +318,22 @@ def _moments(values, mask, axis):
     ) / safe
     none = count == 0
     return np.where(none, np.nan, mean), np.where(none, np.nan, var)
+
+
+def _merge_moments(a, b):
+    """``(mean, var, count)`` of two sets of observations given as ``(count,
+    mean, var)`` each (per channel; NaN moments where a count is 0)."""
+    (n_a, m_a, v_a), (n_b, m_b, v_b) = a, b
+    n = n_a + n_b
+    safe = np.where(n > 0, n, 1)
+    # a channel that one side never observed takes the other side's moments
+    m_a, v_a = np.where(n_a > 0, m_a, 0.0), np.where(n_a > 0, v_a, 0.0)
+    m_b, v_b = np.where(n_b > 0, m_b, 0.0), np.where(n_b > 0, v_b, 0.0)
+    delta = m_b - m_a
+    mean = m_a + delta * n_b / safe
+    var = (n_a * v_a + n_b * v_b + delta**2 * n_a * n_b / safe) / safe
+    none = n == 0
+    return np.where(none, np.nan, mean), np.where(none, np.nan, var), n
 
 
 def _safe_scale(var):

@@ -17,6 +17,7 @@ from .._base import (
     fill_doc,
 )
 from .._layers import ACTIVATIONS, layer_sizes
+from .._partial_fit import ClassifierPartialFitMixin, RegressorPartialFitMixin
 from ..exceptions import UnusedExpertWarning, _warn
 from ._members import _MemberStopping, member_folds, member_weights
 from ._modules import MixtureOfExperts, MixtureOfExpertsLoss
@@ -77,6 +78,9 @@ def _mean_gate(log_gate, weight, chunk=65536):
 
 class _MixtureMixin:
     """What the two mixture-of-experts estimators share."""
+
+    # a memory map is read a block of rows at a time (see _rows.py)
+    _reads_row_sources = True
 
     def _check_parameters(self):
         layer_sizes(self.expert_hidden_layer_sizes, "expert_hidden_layer_sizes")
@@ -173,7 +177,9 @@ def _fill_top_k_doc(cls):
 
 
 @_fill_top_k_doc
-class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifierBase):
+class MixtureOfExpertsClassifier(
+    ClassifierMixin, ClassifierPartialFitMixin, _MixtureMixin, NeuralClassifierBase
+):
     """Mixture-of-experts classifier: a softmax gate over expert MLPs.
 
     A gating network ``g(x)`` (softmax, so ``g_i > 0`` and ``sum_i g_i = 1``)
@@ -337,7 +343,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, _MixtureMixin, NeuralClassifie
 
 
 @_fill_top_k_doc
-class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBase):
+class MixtureOfExpertsRegressor(
+    RegressorMixin, RegressorPartialFitMixin, _MixtureMixin, NeuralRegressorBase
+):
     """Mixture-of-experts regressor: a softmax gate over expert MLPs.
 
     A gating network ``g(x)`` weighs ``n_experts`` expert networks with real
@@ -621,8 +629,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
         return callbacks
 
     def _training_data(self, X, y, target, weight, rng):
-        if self.warm_start and hasattr(self, "net_"):
-            # continue in the standardised units of the first fit
+        if self._fit_call.warm:
+            # continue in the standardised units of the first fit (or of
+            # partial_fit's first chunk)
             _rescale_experts(
                 self.net_.module_,
                 self._target_shift,
@@ -638,7 +647,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, _MixtureMixin, NeuralRegressorBa
             X, y, standardised.astype(self._numpy_dtype), weight, rng
         )
         if self._holds_out():
-            folds = member_folds(X, weight, self._members, int(rng.randint(2**31)))
+            seed = int(rng.randint(2**31))
+            if self._fit_call.partial:
+                # partial_fit: the first chunk's hash seed for every chunk, so
+                # that a row coming back in its chunk keeps its member
+                if self._fit_call.warm:
+                    seed = getattr(self, "_partial_fold_seed", seed)
+                self._partial_fold_seed = seed
+            folds = member_folds(X, weight, self._members, seed)
             base = data.weight
             if base is None:
                 base = torch.ones(len(folds), dtype=self._torch_dtype)

@@ -17,24 +17,39 @@ from sklearn.utils import murmurhash3_32
 from skorch.callbacks import Callback
 
 from .._net import _StopTraining
+from .._rows import read_rows
 
 
 def member_folds(X, weight, n_members, seed):
     """The fold (0 .. n_members - 1) of each row: the distinct rows of ``X``
     of positive weight, in the order of a seeded hash of their values, are
     dealt to the folds in turn (so the folds differ in size by at most one
-    distinct row); a row of weight 0 trains nothing and gets fold 0."""
+    distinct row); a row of weight 0 trains nothing and gets fold 0. The rows
+    are hashed a block at a time (``X`` may be a memory map)."""
+    n = X.shape[0]
+    digest = np.empty(n, dtype=np.int64)
+    for start in range(0, n, _HASH_ROWS):
+        rows = slice(start, min(start + _HASH_ROWS, n))
+        digest[rows] = _row_digests(read_rows(X, rows), seed)
+    folds = np.zeros(n, dtype=np.int64)
+    kept = np.ones(n, bool) if weight is None else np.asarray(weight) > 0
+    # identical rows share a digest, hence a rank, hence a fold
+    _, rank = np.unique(digest[kept], return_inverse=True)
+    folds[kept] = rank % n_members
+    return folds
+
+
+# rows hashed at once by member_folds
+_HASH_ROWS = 65536
+
+
+def _row_digests(X, seed):
     words = np.ascontiguousarray(X, dtype=np.float64).view(np.int32)
     digest = murmurhash3_32(words[:, 0].copy(), seed=seed, positive=True)
     for j in range(1, words.shape[1]):
         mixed = (digest.astype(np.int64) ^ words[:, j]).astype(np.int32)
         digest = murmurhash3_32(mixed, seed=seed, positive=True)
-    folds = np.zeros(len(words), dtype=np.int64)
-    kept = np.ones(len(words), bool) if weight is None else np.asarray(weight) > 0
-    # identical rows share a digest, hence a rank, hence a fold
-    _, rank = np.unique(digest[kept], return_inverse=True)
-    folds[kept] = rank % n_members
-    return folds
+    return digest
 
 
 def member_weights(weight, folds, n_members):
@@ -56,6 +71,9 @@ class _MemberStopping(Callback):
     member that holds out no row (fewer distinct rows than members) keeps
     its last weights and does not count for stopping.
     """
+
+    # partial_fit (one pass per call) leaves this callback out
+    stops_training = True
 
     def __init__(self, patience, tol, batch_size):
         self.patience = patience

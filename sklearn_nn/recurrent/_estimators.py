@@ -9,7 +9,8 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -30,6 +31,7 @@ from .._layers import (
     random_convolution_layout,
 )
 from .._net import LengthBucketIterator, TensorBatches
+from .._partial_fit import ClassifierPartialFitMixin
 from .._sequences import PaddedSequences, check_padding_value, check_sequences
 from ._early import decide_early, early_scores
 from ._modules import SequenceClassifierRNN, TargetReplicationLoss, step_mask
@@ -79,7 +81,9 @@ _RANDOM_MIN_STEPS = 9
 
 
 @fill_doc
-class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
+class TargetReplicationLSTMClassifier(
+    ClassifierMixin, ClassifierPartialFitMixin, NeuralClassifierBase
+):
     """Causal sequence classifier with per-step predictions and target replication.
 
     One output layer, shared over time, turns the state at every step into a
@@ -163,7 +167,9 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         ``weight_decay`` are not used, and a warm start refits it).
         'gradient': every trained part by ``optimizer`` over epochs. 'auto'
         is 'ridge' when the random features are the only part and
-        ``early_stopping`` is off, 'gradient' otherwise.
+        ``early_stopping`` is off, 'gradient' otherwise; in
+        :meth:`partial_fit` (one epoch per chunk) it is 'gradient', and with
+        ``solver='ridge'`` the estimator has no ``partial_fit``.
     hidden_size : int, default=32
         Width of the recurrent state.
     num_layers : int, default=1
@@ -478,6 +484,85 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             sample_weight_val=sample_weight_val,
         )
 
+    def _gradient_solver(self):
+        # as MLPClassifier(solver='lbfgs') has no partial_fit
+        if self.solver == "ridge":
+            raise AttributeError(
+                "partial_fit is not available with solver='ridge', a closed-form "
+                "fit on the whole training set; use solver='gradient' or 'auto' "
+                "(which is 'gradient' in partial_fit)."
+            )
+        return True
+
+    @available_if(_gradient_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train on one chunk of labelled sequences: one pass over it.
+
+        Each call trains every part by gradient (``solver='auto'`` is
+        'gradient' here) for one epoch over the chunk, in batches of
+        sequences of similar length; the network, the optimizer's state and
+        the random streams carry over, and ``n_iter_`` and ``loss_curve_``
+        grow by one. The first call builds the encoder from its chunk: the
+        random features' dilations (up to its longest sequence) and biases,
+        ``conv_filters='auto'``, whether missing-value indicators are read
+        (``missing_values='auto'``: set ``'indicators'`` when a later chunk
+        may have gaps that the first has not) and ``classes_`` (from
+        ``classes``); later chunks may hold longer sequences. Calling it
+        ``k`` times on the same data with the same ``random_state`` trains
+        the same network as ``fit`` with ``solver='gradient'`` and
+        ``max_epochs=k``. A model fitted with the closed-form read-out
+        (``solver_='ridge'``) cannot be continued by gradient: fit it with
+        ``solver='gradient'``. ``early_stopping`` does not apply;
+        ``class_weight='balanced'`` is refused (pass a dict). Standardise
+        the chunks with one fitted
+        :class:`~sklearn_nn.preprocessing.SequenceStandardScaler` (its own
+        ``partial_fit`` learns the channels' moments chunk by chunk).
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            One chunk of sequences, in any form ``fit`` takes (a list of
+            arrays of shape (T_i,) or (T_i, n_channels), a 2-D or 3-D
+            array, token ids with ``vocab_size``).
+        y : array-like of shape (n_sequences,)
+            Their labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every label that any chunk may hold. Required on the first call;
+            afterwards None or the same labels.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Per-sequence weights of this chunk.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_nn import TargetReplicationLSTMClassifier
+        >>> rng = np.random.RandomState(0)
+        >>> y = rng.randint(2, size=120)
+        >>> X = [rng.normal(size=rng.randint(20, 40)) + 2 * c for c in y]
+        >>> clf = TargetReplicationLSTMClassifier(lr=1e-2, random_state=0)
+        >>> for epoch in range(5):
+        ...     for start in range(0, 120, 40):
+        ...         chunk = slice(start, start + 40)
+        ...         clf = clf.partial_fit(X[chunk], y[chunk], classes=[0, 1])
+        >>> clf.solver_, clf.n_iter_
+        ('gradient', 15)
+        >>> clf.score(X, y) > 0.9
+        True
+        """
+        if getattr(self, "solver_", None) == "ridge":
+            raise ValueError(
+                "partial_fit trains by gradient, but this model was fitted in "
+                "closed form (solver_='ridge'); fit it with solver='gradient' to "
+                "continue it chunk by chunk, or start from an unfitted clone."
+            )
+        return self._classifier_partial_fit(X, y, classes, sample_weight)
+
     # ------------------------------------------------------------ input
     def _read_sequences(self, X, *, reset, y=None):
         """``X`` (any accepted format) -> ``(PaddedSequences, y)``.
@@ -596,9 +681,12 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
             )
         trained = cell is not None or has_conv or tokens
         solver = self.solver
+        partial = getattr(getattr(self, "_fit_call", None), "partial", False)
         if solver == "auto":
-            # early stopping watches an iterative fit
-            solver = "gradient" if trained or self.early_stopping else "ridge"
+            # early stopping watches an iterative fit; partial_fit trains
+            # one epoch per chunk
+            iterative = trained or self.early_stopping or partial
+            solver = "gradient" if iterative else "ridge"
         if solver == "ridge":
             if trained:
                 raise ValueError(
@@ -696,7 +784,7 @@ class TargetReplicationLSTMClassifier(ClassifierMixin, NeuralClassifierBase):
         self._n_scaled_steps = 0
         for name in ("ridge_alpha_", "temperature_"):
             self.__dict__.pop(name, None)
-        warm = self.warm_start and hasattr(self, "net_")
+        warm = self._fit_call.warm
         self._fitted_observed = None
         if self.missing_indicators_:
             if warm:

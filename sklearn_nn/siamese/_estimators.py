@@ -27,6 +27,7 @@ from .._base import (
     _to_numpy,
 )
 from .._layers import ACTIVATIONS, POOLINGS, layer_sizes
+from .._partial_fit import ClassifierPartialFitMixin, RegressorPartialFitMixin
 from .._sequences import (
     PaddedSequences,
     check_padding_value,
@@ -461,7 +462,9 @@ class _SiameseMixin(TransformerMixin):
 
 
 @_fill_pair_doc
-class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
+class SiamesePairRegressor(
+    RegressorMixin, RegressorPartialFitMixin, _SiameseMixin, NeuralRegressorBase
+):
     """Siamese / two-tower regressor of the similarity of pairs.
 
     Each row of ``X`` is a pair ``[left item | right item]``. The two items
@@ -765,7 +768,9 @@ class SiamesePairRegressor(RegressorMixin, _SiameseMixin, NeuralRegressorBase):
 
 
 @_fill_pair_doc
-class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase):
+class SiamesePairClassifier(
+    ClassifierMixin, ClassifierPartialFitMixin, _SiameseMixin, NeuralClassifierBase
+):
     """Siamese / two-tower classifier of pairs as same or different.
 
     Each row of ``X`` is a pair ``[left item | right item]``; ``y`` holds two
@@ -945,7 +950,13 @@ class SiamesePairClassifier(ClassifierMixin, _SiameseMixin, NeuralClassifierBase
                 f"is {y_type}: {type(self).__name__} needs two labels in y, one "
                 "for similar and one for dissimilar pairs."
             )
-        if reset and np.unique(y).size < 2:
+        given = getattr(getattr(self, "_fit_call", None), "classes", None)
+        if given is not None and len(given) != 2:
+            raise ValueError(
+                f"{type(self).__name__} needs 2 labels in classes (similar and "
+                f"dissimilar); got {given.tolist()!r}."
+            )
+        if reset and given is None and np.unique(y).size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs pairs of 2 classes in y (similar and "
                 f"dissimilar); got 1 class ({np.unique(y)[0]}). For data made of "
