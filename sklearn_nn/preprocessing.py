@@ -167,10 +167,10 @@ class SequenceStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         >>> import numpy as np
         >>> from sklearn_nn.preprocessing import SequenceStandardScaler
         >>> scaler = SequenceStandardScaler()
-        >>> scaler = scaler.partial_fit([np.array([1.0, 3.0])])
-        >>> scaler = scaler.partial_fit([np.array([5.0])])
+        >>> scaler = scaler.partial_fit([np.array([1.0, 3.0]), np.array([2.0])])
+        >>> scaler = scaler.partial_fit([np.array([5.0]), np.array([4.0, 6.0])])
         >>> scaler.mean_, scaler.n_samples_seen_
-        (array([3.]), array([3]))
+        (array([3.5]), array([6]))
         """
         return self._partial_fit(X)
 

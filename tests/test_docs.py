@@ -28,6 +28,7 @@ EXECUTED_PAGES = [
     "persistence.rst",
     "deploying.rst",
     "distributed.rst",
+    "user_guide/out_of_core.rst",
 ]
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\. code-block:: (python|python3|pycon)\s*$")
