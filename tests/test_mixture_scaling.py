@@ -1,6 +1,7 @@
 """Batched experts and sparse top-k gating of the mixture of experts."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from torch import nn
 
 from sklearn_nn import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 from sklearn_nn._layers import make_mlp
+from sklearn_nn.exceptions import UnusedExpertWarning
 from sklearn_nn.mixture import (
     ExpertMLPs,
     MixtureOfExperts,
@@ -303,3 +305,92 @@ def test_plain_torch_module_list_conversion_for_users():
         np.testing.assert_allclose(
             batched(x), looped(user_experts, x), rtol=1e-6, atol=1e-6
         )
+
+
+# ------------------------------------------------- shared-expert warm-up
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("k", [None, 2])
+def test_tied_experts_are_expert_zero_alone_under_a_uniform_gate(task, k):
+    module = top_k_module(task, k=k, n_experts=5).train()
+    module.tied_experts = True
+    x = torch.randn(7, 5)
+    out = module(x)
+    alone = module.experts[0](x)
+    np.testing.assert_allclose(out[1].exp().detach(), 0.2, rtol=1e-6)
+    every = out[2].detach()
+    if task == "classification":
+        np.testing.assert_allclose(
+            out[0].detach(), torch.log_softmax(alone, 1).detach(), atol=1e-6
+        )
+        alone = torch.log_softmax(alone, 1)
+    else:
+        np.testing.assert_allclose(out[0].detach(), alone.detach(), atol=1e-6)
+    for i in range(5):
+        np.testing.assert_allclose(every[:, i], alone.detach(), atol=1e-6)
+    # training reaches expert 0 only; the gate and the noise get no gradient
+    criterion = MixtureOfExpertsLoss(task, load_balancing=0.1)
+    target = torch.randint(3, (7,)) if task == "classification" else torch.randn(7, 3)
+    criterion(out, target).backward()
+    for stacked in (*module.experts.weights, *module.experts.biases):
+        assert stacked.grad[0].abs().sum() > 0
+        assert stacked.grad[1:].abs().sum() == 0
+    assert all(p.grad is None for p in module.gate.parameters())
+
+
+def expert_rows(est):
+    return [w.detach().clone() for w in est.net_.module_.experts.weights]
+
+
+def all_experts_equal(est):
+    return all(torch.equal(w, w[:1].expand_as(w)) for w in expert_rows(est))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_nn.exceptions.UnusedExpertWarning")
+def test_warm_up_hands_every_expert_the_shared_network_and_a_fresh_optimizer():
+    # (a fit that ends with the warm-up has a gate that never trained)
+    X, y = data()
+    params = dict(n_experts=6, top_k=2, random_state=0)
+    # warm-up as long as the fit: the experts end as copies of one network,
+    # which is the whole prediction, and the optimizer has no state for them
+    clf = MixtureOfExpertsClassifier(warm_up_epochs=3, max_epochs=3, **params)
+    clf.fit(X, y)
+    module = clf.net_.module_
+    assert not module.tied_experts and all_experts_equal(clf)
+    np.testing.assert_allclose(
+        clf.predict_proba(X), clf.predict_experts(X)[:, 0], rtol=1e-5, atol=1e-6
+    )
+    state = clf.net_.optimizer_.state
+    assert not any(p in state for p in module.experts.parameters())
+    # cut short by max_epochs: untied at the end all the same
+    short = MixtureOfExpertsClassifier(warm_up_epochs=5, max_epochs=2, **params)
+    assert all_experts_equal(short.fit(X, y))
+    # after the warm-up the experts specialise
+    longer = MixtureOfExpertsClassifier(warm_up_epochs=2, max_epochs=6, **params)
+    assert not all_experts_equal(longer.fit(X, y))
+    # a warm start continues without tying them again
+    longer.set_params(warm_start=True, max_epochs=1).fit(X, y)
+    assert not all_experts_equal(longer)
+    # the dense gate ignores it: random experts from the first epoch
+    dense = MixtureOfExpertsClassifier(n_experts=6, max_epochs=1, random_state=0)
+    assert not all_experts_equal(dense.fit(X, y))
+
+
+def test_the_warm_up_trains_one_network_on_every_row():
+    # tied for the whole fit, 32 experts with top_k=2 are exactly the mixture
+    # of one expert trained on all the rows (expert 0 is drawn first, from
+    # the same seed, and sees every batch), not 32 experts on 1/16 each
+    X, y = data()
+    common = dict(max_epochs=3, random_state=0)
+    one = MixtureOfExpertsClassifier(n_experts=1, **common).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedExpertWarning)  # the gate is new
+        tied = MixtureOfExpertsClassifier(
+            n_experts=32, top_k=2, warm_up_epochs=3, **common
+        ).fit(X, y)
+    np.testing.assert_allclose(
+        tied.predict_proba(X), one.predict_proba(X), rtol=1e-4, atol=1e-6
+    )
+    bare = MixtureOfExpertsClassifier(
+        n_experts=32, top_k=2, warm_up_epochs=0, **common
+    ).fit(X, y)
+    assert np.abs(bare.predict_proba(X) - one.predict_proba(X)).max() > 0.01

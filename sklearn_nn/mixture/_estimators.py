@@ -22,6 +22,7 @@ from ..exceptions import UnusedExpertWarning, _warn
 from ._members import _MemberStopping, member_folds, member_weights
 from ._modules import MixtureOfExperts, MixtureOfExpertsLoss
 from ._scale import _ExpertScaleEM, _rescale_experts, _target_statistics
+from ._warm_up import _SharedExpertWarmUp
 
 # an expert whose mean gate weight on the training data is below this
 # fraction of the uniform share 1 / n_experts counts as unused
@@ -44,6 +45,7 @@ _MIXTURE_CONSTRAINTS = {
     "loss": [StrOptions({"mixture", "blend"})],
     "load_balancing": [Interval(numbers.Real, 0, None, closed="left")],
     "top_k": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "warm_up_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
 }
 
 _TOP_K_DOC = """\
@@ -60,7 +62,19 @@ top_k : int or None, default=None
         ``CV(sum_n g(x_n))^2 + CV(sum_n P(x_n))^2`` (``CV``: coefficient of
         variation over the experts; ``P_i(x)``: the probability under the
         noise that expert ``i`` is in the top ``k``). Must not exceed
-        ``n_experts``. See the User Guide for when it pays off."""
+        ``n_experts``. See the User Guide for when it pays off.
+    warm_up_epochs : int, default=4
+        Only used with ``top_k``: the experts are tied for the first
+        ``warm_up_epochs`` epochs -- one network, trained on every sample,
+        stands for all of them -- and then each expert continues from a copy
+        of it (sparse upcycling, Komatsuzaki et al. 2023) while the gate
+        learns to route. Without it each expert starts from random weights
+        and learns from its ``top_k / n_experts`` share of the data only: on
+        20 000 x 64 with 32 experts and ``top_k=2`` the sparse mixture
+        trailed the dense one at equal training time (0.881 against 0.890
+        test accuracy when the dense fit ended its 10 epochs); with it, it
+        was level or ahead at every point (0.901; see the User Guide). 0
+        disables the warm-up; a warm start continues without one."""
 
 
 def _mean_gate(log_gate, weight, chunk=65536):
@@ -104,6 +118,15 @@ class _MixtureMixin:
             activation=self.activation,
             top_k=self.top_k,
         )
+
+    def _callbacks(self, has_validation):
+        callbacks = super()._callbacks(has_validation)
+        if self.top_k is not None:
+            # first: its epoch-end copy of the tied expert precedes any
+            # saving of the weights by early stopping
+            warm_up = _SharedExpertWarmUp(self.warm_up_epochs)
+            callbacks.insert(0, ("warm_up", warm_up))
+        return callbacks
 
     def predict_gate(self, X):
         """Gate weights of each expert for each sample.
@@ -286,6 +309,7 @@ class MixtureOfExpertsClassifier(
         loss="mixture",
         load_balancing=0.05,
         top_k=None,
+        warm_up_epochs=4,
         class_weight=None,
         max_epochs=200,
         batch_size="auto",
@@ -325,6 +349,7 @@ class MixtureOfExpertsClassifier(
         self.loss = loss
         self.load_balancing = load_balancing
         self.top_k = top_k
+        self.warm_up_epochs = warm_up_epochs
         self.class_weight = class_weight
 
     def _build_module(self):
@@ -525,6 +550,7 @@ class MixtureOfExpertsRegressor(
         learn_expert_scale=True,
         load_balancing=0.05,
         top_k=None,
+        warm_up_epochs=4,
         n_members="auto",
         max_epochs=200,
         batch_size="auto",
@@ -565,6 +591,7 @@ class MixtureOfExpertsRegressor(
         self.learn_expert_scale = learn_expert_scale
         self.load_balancing = load_balancing
         self.top_k = top_k
+        self.warm_up_epochs = warm_up_epochs
         self.n_members = n_members
 
     @property

@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 
+# the noise scale softplus(x W_noise + b) of the top-k gate at initialisation
+# (with W_noise = 0); Shazeer et al.'s all-zero start gives softplus(0) = 0.69
+_NOISE_STD_INIT = 0.1
+
+
 class ExpertMLPs(nn.Module):
     """``n_experts`` MLPs of the same shape, evaluated as one batched network.
 
@@ -170,6 +175,21 @@ class ExpertMLPs(nn.Module):
         # transposed view takes a slow strided path
         return self.forward_grouped(shared).transpose(0, 1).contiguous()
 
+    def forward_one(self, x, index=0):
+        """Expert ``index`` alone on ``x`` of shape (n, n_inputs): (n, n_outputs)."""
+        layers = zip(self.weights, self.biases)
+        weight, bias = next(layers)
+        h = torch.addmm(bias[index], x, weight[index])
+        for weight, bias in layers:
+            h = torch.addmm(bias[index], self.activation(h), weight[index])
+        return h
+
+    def copy_expert(self, index=0):
+        """Make every expert a copy of expert ``index`` (in place)."""
+        with torch.no_grad():
+            for stacked in (*self.weights, *self.biases):
+                stacked.copy_(stacked[index : index + 1].expand_as(stacked))
+
     def forward_grouped(self, x):
         """Expert ``i`` on the rows ``x[i]``: (n_experts, m, n_inputs) ->
         (n_experts, m, n_outputs), every layer one batched product."""
@@ -219,7 +239,10 @@ class MixtureOfExperts(nn.Module):
         0. Only the chosen experts are computed (the samples are grouped by
         expert, one batched product per layer), so the cost grows with
         ``k``, not with ``n_experts``. The output then ends with the load
-        estimate that :func:`top_k_balance_loss` reads.
+        estimate that :func:`top_k_balance_loss` reads. The noise scale
+        starts at 0.1 (``W_noise = 0``, bias ``softplus^-1(0.1)``): enough
+        to break ties between equal logits, small enough that samples with
+        similar inputs go to the same experts from the first batch.
     n_members : int, default=1
         Number of independent mixtures (ensemble members, each with its own
         gate and ``n_experts`` experts) held in one module and evaluated
@@ -242,6 +265,15 @@ class MixtureOfExperts(nn.Module):
         member.
     noise : nn.Linear or None
         The noise-scale layer of the top-k gate.
+    tied_experts : bool
+        False after construction. While True (one member only), the experts
+        are tied: :meth:`forward` computes expert 0 alone and returns it as
+        every expert's output, with the uniform gate ``1 / n_experts``, so
+        the mixture is that one network, trained on every sample. A warm-up
+        for a sparse gate (sparse upcycling, Komatsuzaki et al. 2023): set it,
+        train, call ``experts.copy_expert(0)`` and set it back to False, and
+        every expert starts from the network trained on all the data instead
+        of from a random one trained on its ``top_k / n_experts`` share.
     """
 
     def __init__(
@@ -302,7 +334,8 @@ class MixtureOfExperts(nn.Module):
         if top_k is not None:
             self.noise = nn.Linear(n_features, n_experts)
             nn.init.zeros_(self.noise.weight)
-            nn.init.zeros_(self.noise.bias)
+            nn.init.constant_(self.noise.bias, math.log(math.expm1(_NOISE_STD_INIT)))
+        self.tied_experts = False
 
     def forward(self, x):
         """Gate and experts on a batch.
@@ -324,6 +357,8 @@ class MixtureOfExperts(nn.Module):
             top ``k`` under the gate's noise (training mode), or 1 for the
             chosen ones (eval mode).
         """
+        if self.tied_experts:
+            return self._tied_forward(x)
         if self.top_k is not None and not torch.onnx.is_in_onnx_export():
             return self._sparse_forward(x)
         # (an exported graph runs every expert: the grouping by expert has
@@ -340,6 +375,26 @@ class MixtureOfExperts(nn.Module):
         expert_log_proba = F.log_softmax(outputs, dim=2)
         log_proba = torch.logsumexp(log_gate.unsqueeze(2) + expert_log_proba, dim=1)
         return log_proba, log_gate, expert_log_proba
+
+    def _tied_forward(self, x):
+        """:meth:`forward` with tied experts: expert 0 stands for all of
+        them (the outputs are a stride-0 view), under the uniform gate; a
+        top-k gate's load is uniform too, so its balancing loss is 0."""
+        if self.n_members > 1:
+            raise ValueError("tied_experts needs n_members=1")
+        n, E = x.shape[0], self.n_experts
+        out = self.experts.forward_one(x, 0)
+        log_gate = x.new_full((n, E), -math.log(E))
+        if self.task == "regression":
+            outputs = out.unsqueeze(1).expand(n, E, out.shape[1])
+            result = (out, log_gate, outputs, self.expert_log_scale.expand(n, E))
+        else:
+            log_proba = F.log_softmax(out, dim=1)
+            expert_log_proba = log_proba.unsqueeze(1).expand(n, E, out.shape[1])
+            result = (log_proba, log_gate, expert_log_proba)
+        if self.top_k is not None:
+            result += (x.new_full((n, E), self.top_k / E),)
+        return result
 
     def _sparse_forward(self, x):
         """:meth:`forward` with the top-k gate: the prediction is computed
