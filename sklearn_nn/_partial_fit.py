@@ -50,10 +50,12 @@ class ClassifierPartialFitMixin(_PartialFitBase):
         continues training it, the optimizer's state included, and appends
         one epoch to ``n_iter_`` and ``loss_curve_``. Calling it ``k`` times
         on the same data with the same ``random_state`` trains the same
-        network as ``fit`` with ``max_epochs=k``. On a fitted estimator it
-        continues the fitted network. ``fit`` after ``partial_fit`` starts a
-        new network, unless ``warm_start=True``: then it trains the partially
-        fitted one for up to ``max_epochs`` more epochs.
+        network as ``fit`` with ``max_epochs=k`` (but for a ``top_k`` mixture's
+        warm-up, which ties the experts during the first call only). On a
+        fitted estimator it continues the fitted network. ``fit`` after
+        ``partial_fit`` starts a new network, unless ``warm_start=True``: then
+        it trains the partially fitted one for up to ``max_epochs`` more
+        epochs.
 
         Per chunk, nothing is held out: ``early_stopping``,
         ``validation_fraction``, ``n_iter_no_change`` and ``tol`` do not
@@ -156,12 +158,13 @@ class RegressorPartialFitMixin(_PartialFitBase):
         features and outputs, and the scales the family fits from data);
         each later call continues training it, the optimizer's state
         included, and appends one epoch to ``n_iter_`` and ``loss_curve_``.
-        Calling it ``k`` times on the same data with the same
-        ``random_state`` trains the same network as ``fit`` with
-        ``max_epochs=k``. On a fitted estimator it continues the fitted
-        network. ``fit`` after ``partial_fit`` starts a new network, unless
-        ``warm_start=True``: then it trains the partially fitted one for up
-        to ``max_epochs`` more epochs.
+        Calling it ``k`` times on the same data with the same ``random_state``
+        trains the same network as ``fit`` with ``max_epochs=k`` (but for a
+        ``top_k`` mixture's warm-up, which ties the experts during the first
+        call only). On a fitted estimator it continues the fitted network.
+        ``fit`` after ``partial_fit`` starts a new network, unless
+        ``warm_start=True``: then it trains the partially fitted one for up to
+        ``max_epochs`` more epochs.
 
         Per chunk, nothing is held out: ``early_stopping``,
         ``validation_fraction``, ``n_iter_no_change`` and ``tol`` do not

@@ -183,22 +183,26 @@ class RowBlocks:
         Where the tensors go.
     rows : ndarray of int or None, default=None
         The rows of ``array`` this object holds, in order (None: all).
+    columns : slice, default=slice(None)
+        The columns it holds (one side of a pair matrix).
     """
 
     # rows per read of a memory map, after which its pages are released
     # (64 features of float32: 2 MiB per read)
     read_rows = 8192
 
-    def __init__(self, array, dtype, device="cpu", rows=None):
+    def __init__(self, array, dtype, device="cpu", rows=None, columns=None):
         self.array = array
         self.dtype = np.dtype(dtype)
         self.device = torch.device(device)
         self.rows = rows
+        self.columns = slice(None) if columns is None else columns
 
     @property
     def shape(self):
         n = self.array.shape[0] if self.rows is None else len(self.rows)
-        return (n, *self.array.shape[1:])
+        width = len(range(self.array.shape[1])[self.columns])
+        return (n, width)
 
     def __len__(self):
         return self.shape[0]
@@ -211,15 +215,15 @@ class RowBlocks:
         return self.rows[index]
 
     def __getitem__(self, index):
-        values = read_rows(self.array, self._positions(index))
-        tensor = torch.from_numpy(np.asarray(values, dtype=self.dtype))
-        return tensor.to(self.device)
+        values = read_rows(self.array, self._positions(index))[:, self.columns]
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        return torch.from_numpy(values).to(self.device)
 
     def to(self, device):
-        return RowBlocks(self.array, self.dtype, device, self.rows)
+        return RowBlocks(self.array, self.dtype, device, self.rows, self.columns)
 
     def subset(self, index):
         if isinstance(index, torch.Tensor):
             index = index.cpu().numpy()
         positions = self._positions(np.arange(len(self))[index])
-        return RowBlocks(self.array, self.dtype, self.device, positions)
+        return RowBlocks(self.array, self.dtype, self.device, positions, self.columns)

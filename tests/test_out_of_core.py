@@ -198,3 +198,30 @@ def test_dask_ml_incremental_on_a_local_cluster():
         )
     np.testing.assert_allclose(proba, local.predict_proba(X), rtol=1e-6, atol=1e-7)
     assert fitted.score(X, y) > 0.7
+
+
+def test_pair_matrix_from_a_memmap(tmp_path, small_blocks):
+    # the MLP towers read each side's columns of the rows a block needs
+    from sklearn_nn import SiamesePairClassifier
+
+    rng = np.random.RandomState(0)
+    left = rng.normal(size=(600, 3)).astype(np.float32)
+    label = rng.randint(2, size=600)
+    noise = rng.normal(size=(600, 3)).astype(np.float32)
+    right = np.where(label[:, None] == 1, left + 0.1 * noise, noise)
+    X = np.hstack([left, right])
+    np.save(tmp_path / "pairs.npy", X)
+    mapped = np.load(tmp_path / "pairs.npy", mmap_mode="r")
+    rows = RecordingRows(X)
+    clf = SiamesePairClassifier(
+        n_left_features=3, hidden_layer_sizes=(8,), embedding_dim=4, max_epochs=3,
+        random_state=0,
+    )  # fmt: skip
+    in_memory = clone(clf).fit(X, label)
+    for source in (mapped, rows):
+        fitted = clone(clf).fit(source, label)
+        np.testing.assert_array_equal(fitted.loss_curve_, in_memory.loss_curve_)
+        np.testing.assert_allclose(
+            fitted.predict_proba(source), in_memory.predict_proba(X), rtol=1e-6
+        )
+    assert max(rows.reads) <= 100

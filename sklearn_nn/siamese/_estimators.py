@@ -28,6 +28,7 @@ from .._base import (
 )
 from .._layers import ACTIVATIONS, POOLINGS, layer_sizes
 from .._partial_fit import ClassifierPartialFitMixin, RegressorPartialFitMixin
+from .._rows import RowBlocks, is_row_source
 from .._sequences import (
     PaddedSequences,
     check_padding_value,
@@ -87,11 +88,22 @@ class _SiameseMixin(TransformerMixin):
     def _check_parameters(self):
         self._check_tower_parameters()
 
+    @property
+    def _reads_row_sources(self):
+        # the pair matrix of the MLP towers: a memory map is read a block of
+        # rows at a time (see _rows.py); sequences are read into memory
+        return not self._sequence_tower
+
     def _validate_fit_data(self, X, y, *, reset):
         if self._sequence_tower:
             return self._read_pairs(X, reset=reset, y=y)
         if is_pair_list(X):
             raise ValueError(self._pair_list_message())
+        if is_row_source(X):
+            X, y = super()._validate_fit_data(X, y, reset=reset)
+            if reset:
+                self.n_left_features_ = self._resolve_split(X.shape[1])
+            return X, y
         X, y = validate_data(
             self,
             X,
@@ -250,9 +262,15 @@ class _SiameseMixin(TransformerMixin):
             left, left_lengths = self._side_inputs(X.left)
             right, right_lengths = self._side_inputs(X.right)
             return left, right, left_lengths, right_lengths
+        k = self.n_left_features_
+        if is_row_source(X):
+            # each side reads its columns of the rows a batch block needs
+            dtype = self._numpy_dtype
+            return RowBlocks(X, dtype, columns=slice(None, k)), RowBlocks(
+                X, dtype, columns=slice(k, None)
+            )
         # one conversion of the whole pair matrix; the sides are views of it
         # (row-strided, which the linear layers read directly)
-        k = self.n_left_features_
         pairs = _as_tensor(X, self._numpy_dtype)
         return pairs[:, :k], pairs[:, k:]
 
