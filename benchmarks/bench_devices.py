@@ -4,7 +4,11 @@ One table, each estimator fitted and timed on ``device='cpu'`` and, when
 CUDA is available, on ``device='cuda'`` (same data, parameters and seed),
 with the GPU timings synchronised (``torch.cuda.synchronize`` after each
 call). Also checks that the CUDA model's predictions match
-within float32 tolerance of the same weights run on the CPU.
+within float32 tolerance of the same weights run on the CPU. For the hard
+gate only the gate network runs on the device: its base models are
+scikit-learn models on the CPU, and at prediction each of them predicts only
+the rows the gate chose it for (the vote's rows need them all), so its rows
+time the gate plus the base models' share.
 
 Run ``python -m benchmarks.bench_devices`` from the repository root
 (``--quick``: smaller data); ``benchmarks/gpu_check.sh`` runs it after the

@@ -8,16 +8,18 @@ Accuracy (same pool for every row, test-set accuracy, mean over splits):
   column; each is right on one half of the space only.
 
 Rows: the static best single model (best 5-fold CV accuracy on the training
-set), the hard gate (straight-through, Gumbel, straight-through with
-weight_decay=1e-2), and the per-sample oracle (a sample counts as right when
-any pool member is right). DESlib (KNORA-E, OLA) is not included: its latest
-release (0.3.7) fails on the installed scikit-learn (it calls the removed
-``BaseEstimator._validate_data``).
+set), ``StackingClassifier`` with the same pool, the hard gate at its
+defaults, with ``shrinkage=0`` and with ``selection_loss='log_loss'``, and
+the per-sample oracle (a sample counts as right when any pool member is
+right). DESlib is measured against the gate on real data in
+``bench_hard_gate_real.py``.
 
 Speed: the gate's training through ``HardGateClassifier.fit`` (with
 ``cv='prefit'``, so the base models are not refitted) against a hand-written
-torch loop training the same :class:`HardGateNetwork` with the same loss,
-optimizer, batch size and epochs; ratio = estimator / hand-written.
+torch loop training the same :class:`HardGateNetwork` with the same
+:class:`HardGateLoss` (the candidates' per-sample losses, the advantages over
+the best candidate), the same prior, vote weights and shrinkage, optimizer,
+batch size and epochs; ratio = estimator / hand-written.
 
 Run ``OMP_NUM_THREADS=1 python -m benchmarks.bench_gating`` from the repository
 root (``--quick`` for a smoke run).
@@ -33,8 +35,9 @@ import torch
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import StackingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score, train_test_split
+from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -42,6 +45,12 @@ from benchmarks._report import md_table
 from benchmarks._timing import median_time
 from sklearn_nn import HardGateClassifier
 from sklearn_nn.gating import HardGateLoss, HardGateNetwork
+from sklearn_nn.gating._selection import (
+    candidate_outputs,
+    fit_vote_weights,
+    per_sample_losses,
+    prior_output,
+)
 
 
 def two_regions(n, seed):
@@ -57,23 +66,28 @@ def on_column(j):
 
 
 VARIANTS = {
-    "hard gate (straight-through)": dict(),
-    "hard gate (Gumbel)": dict(gate="gumbel"),
-    "hard gate (straight-through, weight_decay=1e-2)": dict(weight_decay=1e-2),
+    "hard gate (defaults)": dict(),
+    "hard gate (shrinkage=0)": dict(shrinkage=0.0),
+    "hard gate (selection_loss='log_loss')": dict(selection_loss="log_loss"),
 }
 
 
 def accuracy_rows(make_split, pool, n_splits, epochs):
-    scores = {name: [] for name in ["static best single model", *VARIANTS, "oracle"]}
+    names = ["static best single model", "StackingClassifier", *VARIANTS, "oracle"]
+    scores = {name: [] for name in names}
     for split in range(n_splits):
         X_train, X_test, y_train, y_test = make_split(split)
         fitted = None
         for name, params in VARIANTS.items():
             clf = HardGateClassifier(
-                estimators=pool, max_epochs=epochs, lr=1e-2, random_state=0, **params
+                estimators=pool, max_epochs=epochs, random_state=0, **params
             ).fit(X_train, y_train)
             scores[name].append(clf.score(X_test, y_test))
             fitted = clf.estimators_
+        folds = StratifiedKFold(5, shuffle=True, random_state=0)
+        stacking = StackingClassifier([(n, clone(e)) for n, e in pool], cv=folds)
+        stacking.fit(X_train, y_train)
+        scores["StackingClassifier"].append(stacking.score(X_test, y_test))
         cv = [cross_val_score(clone(e), X_train, y_train, cv=5).mean() for e in fitted]
         best = fitted[int(np.argmax(cv))]
         scores["static best single model"].append(best.score(X_test, y_test))
@@ -97,18 +111,43 @@ def two_region_split(seed):
     return X_train, X_test, y_train, y_test
 
 
-def hand_written_fit(X, base, y, epochs, batch_size, lr, seed):
+def hand_written_fit(
+    X,
+    base,
+    y,
+    epochs,
+    batch_size,
+    lr,
+    seed,
+    shrinkage,
+    weight_decay,
+    selection_loss="zero_one",
+):
+    """What ``HardGateClassifier.fit`` trains, by hand: ``base`` (n, E, K) are
+    the base models' probabilities of ``X`` and ``y`` the class indices."""
     torch.manual_seed(seed)
-    net = HardGateNetwork(
-        X.shape[1], base.shape[1], base.shape[2], task="classification"
+    n_classes = base.shape[2]
+    # the candidates: the base models, the prior and the vote; their
+    # per-sample losses on the training data give the best candidate
+    prior = prior_output(y, None, n_classes, "classification")
+    vote_weights = fit_vote_weights(base, y, None, "classification")
+    losses = per_sample_losses(
+        candidate_outputs(base, prior, vote_weights), y, selection_loss
     )
-    criterion = HardGateLoss("classification")
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    best = int(np.argmin(losses.mean(axis=0)))
+    net = HardGateNetwork(X.shape[1], base.shape[1], n_classes, task="classification")
+    net.set_prior(prior)
+    net.set_vote_weights(vote_weights)
+    # the shrinkage: the margin by which the best candidate is preferred
+    net.prefer_candidate(best, shrinkage)
+    criterion = HardGateLoss("classification", selection_loss, preferred=best)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     Xt = torch.as_tensor(X, dtype=torch.float32)
     bt = torch.as_tensor(base, dtype=torch.float32)
     yt = torch.as_tensor(y)
     n = len(Xt)
     net.train()
+    criterion.train()
     for _ in range(epochs):
         perm = torch.randperm(n)
         Xs, bs, ys = Xt[perm], bt[perm], yt[perm]
@@ -116,7 +155,9 @@ def hand_written_fit(X, base, y, epochs, batch_size, lr, seed):
         for i in range(0, n, batch_size):
             sl = slice(i, i + batch_size)
             opt.zero_grad()
-            loss = criterion(net(Xs[sl], bs[sl]), ys[sl])
+            # forward_train: the gate's raw scores in the place of the soft
+            # gate, which the loss regresses on the candidates' advantages
+            loss = criterion(net.forward_train(Xs[sl], bs[sl]), ys[sl])
             loss.backward()
             opt.step()
             total += loss.item() * len(ys[sl])
@@ -168,7 +209,6 @@ def main():
         cv="prefit",
         max_epochs=speed_epochs,
         batch_size=batch,
-        lr=1e-2,
         tol=0.0,
         n_iter_no_change=speed_epochs + 1,
         random_state=0,
@@ -178,7 +218,10 @@ def main():
     # the estimator's fit also computes the base predictions once
     t_base = median_time(lambda: [est.predict_proba(X) for _, est in pool], repeats)
     t_hand = median_time(
-        lambda: hand_written_fit(X, base, y, speed_epochs, batch, 1e-2, 0), repeats
+        lambda: hand_written_fit(
+            X, base, y, speed_epochs, batch, clf.lr, 0, clf.shrinkage, clf.weight_decay
+        ),
+        repeats,
     )
     print(
         f"\n### Gate training speed ({n} samples, {speed_epochs} epochs, "

@@ -5,12 +5,17 @@ Hard gate: a trained switch that picks one model per sample
 
 Two classifiers, each right on one half of the input space and wrong on the
 other. A :class:`~sklearn_nn.HardGateClassifier` learns a gate that looks at
-each sample and hands it to exactly one of them; the gate is trained end to
-end with a straight-through gradient (forward: one-hot argmax; backward: the
-softmax), on the models' out-of-fold predictions.
+each sample and hands it to exactly one *candidate*: one of the two models,
+the **prior** (the class frequencies, as
+``DummyClassifier(strategy='prior')``) or the **vote** (the two models'
+probabilities averaged with fitted weights). The gate is a small network
+trained to predict, at each sample, how much lower each candidate's loss is
+than that of the candidate that is best on average, from what every
+candidate predicted on data it was not fitted on; it picks the candidate
+with the largest predicted advantage.
 
 The figure shows each base model's own decision regions and, next to them,
-which model the gate picks where, and the resulting decision regions.
+which candidate the gate picks where, and the resulting decision regions.
 """
 
 # %%
@@ -47,16 +52,17 @@ model_b = LogisticRegression().fit(X_base[~left], y_base[~left])
 # %%
 # The hard gate
 # -------------
-# Where A and B agree, either choice is right, so the gate's border between
-# "A" and "B" only has to be right where they disagree.
+# At its defaults. Where A and B agree, either choice is right, so the
+# gate's border between "A" and "B" only has to be right where they
+# disagree. ``gate_names_`` names the candidates, ``oof_scores_`` gives
+# their accuracy on the data the gate learned from, and ``best_candidate_``
+# is the one the gate keeps unless the data show a local advantage.
 clf = HardGateClassifier(
-    estimators=[("A", model_a), ("B", model_b)],
-    cv="prefit",
-    gate_hidden_layer_sizes=(16,),
-    lr=0.03,
-    max_epochs=100,
-    random_state=0,
+    estimators=[("A", model_a), ("B", model_b)], cv="prefit", random_state=0
 ).fit(X_gate, y_gate)
+for name, score in zip(clf.gate_names_, clf.oof_scores_):
+    print(f"candidate {name:>5}: accuracy {score:.3f} on the gate's training data")
+print("best candidate:", clf.gate_names_[clf.best_candidate_])
 
 acc = {
     "A": model_a.score(X_test, y_test),
@@ -70,35 +76,57 @@ for name, value in acc.items():
 
 gate = clf.predict_gate(X_test)
 print("rows with exactly one 1:", np.all(gate.sum(axis=1) == 1))
-# where A and B agree either choice is right; where they disagree the gate
-# must pick the one that is right
+share = dict(zip(clf.gate_names_, gate.mean(axis=0)))
+print("share of test rows:", ", ".join(f"{k} {v:.3f}" for k, v in share.items()))
+# where A and B disagree, exactly one of them is right: did the gate give
+# the row to that one?
+choice = gate.argmax(axis=1)
 disagree = right[0] != right[1]
-picked_right = right[gate.argmax(axis=1), np.arange(len(X_test))]
-print(f"right model picked where A and B disagree: {picked_right[disagree].mean():.3f}")
+to_model = disagree & (choice < 2)
+picked_right = right[choice[to_model], np.flatnonzero(to_model)]
+print(
+    f"where A and B disagree, the gate gives {to_model.sum() / disagree.sum():.3f} "
+    f"of the rows to A or B, and to the right one on {picked_right.mean():.3f} "
+    "of those"
+)
 
 # %%
-# Where each model is used
-# ------------------------
+# Where each candidate is used
+# ----------------------------
+# The third panel colours the plane by the candidate the gate picks. What
+# matters is the border between A and B in the region where they disagree:
+# there exactly one of them is right. Where every candidate predicts the same
+# class (the upper part of the plane, where both models and the prior say
+# class 1) any choice is right, the candidates' losses on the training data
+# are equal, and which one the gate picks there is arbitrary and changes
+# nothing in the predictions (the last panel).
 xx, yy = np.meshgrid(np.linspace(-2, 2, 200), np.linspace(-2, 2, 200))
 grid = np.c_[xx.ravel(), yy.ravel()]
 classes = ListedColormap(["#f4a582", "#92c5de"])
-models = ListedColormap(["#1b9e77", "#7570b3"])
+colours = ["#1b9e77", "#7570b3", "#bdbdbd", "#e6ab02"]
+candidates = ListedColormap(colours)
+chosen = clf.predict_gate(grid).argmax(axis=1)
 
-fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), sharey=True)
+fig, axes = plt.subplots(1, 4, figsize=(16, 4.4), sharey=True)
 panels = [
     ("model A alone", model_a.predict(grid), classes, acc["A"]),
     ("model B alone", model_b.predict(grid), classes, acc["B"]),
-    ("gate's choice (green: A, purple: B)", clf.predict_gate(grid)[:, 1], models, None),
+    ("the gate's choice", chosen, candidates, None),
     ("hard gate", clf.predict(grid), classes, acc["hard gate"]),
 ]
 for ax, (title, values, cmap, score) in zip(axes, panels):
-    ax.contourf(xx, yy, values.reshape(xx.shape), cmap=cmap, alpha=0.8)
+    levels = np.arange(cmap.N + 1) - 0.5
+    ax.contourf(xx, yy, values.reshape(xx.shape), levels, cmap=cmap, alpha=0.8)
     ax.scatter(X_test[:300, 0], X_test[:300, 1], c=y_test[:300], cmap="coolwarm", s=6)
     ax.axvline(0, color="k", lw=0.8, ls="--")
     label = title if score is None else f"{title}\naccuracy {score:.2f}"
     ax.set_title(label, fontsize=10)
     ax.set_xlabel("$x_0$")
 axes[0].set_ylabel("$x_1$")
-fig.suptitle(f"per-sample oracle accuracy {acc['oracle']:.2f}")
+handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.8) for c in colours]
+axes[2].legend(
+    handles, list(clf.gate_names_), loc="lower left", fontsize=8, framealpha=0.9
+)
+fig.suptitle(f"per-sample oracle accuracy (A or B right) {acc['oracle']:.2f}")
 fig.tight_layout()
 plt.show()

@@ -12,9 +12,10 @@ measured in the same run, and a markdown results table is printed at the end:
   against a logistic regression and a 1-NN on zero-padded sequences;
 * siamese pairs: ``SiamesePairClassifier`` deciding whether two digits images
   show the same digit, against the cosine similarity of raw pixels;
-* hard gate: ``HardGateClassifier`` choosing per sample between two logistic
-  regressions that are each right on one half of the space, against the static
-  best single model and the per-sample oracle.
+* hard gate: ``HardGateClassifier`` choosing per sample among two logistic
+  regressions that are each right on one half of the space (and its own
+  prior and vote candidates), against the static best single model and the
+  per-sample oracle.
 """
 
 import time
@@ -308,9 +309,7 @@ def hard_gate():
         search = GridSearchCV(
             make_pipeline(
                 StandardScaler(),
-                HardGateClassifier(
-                    estimators=pool, lr=1e-2, max_epochs=100, random_state=0
-                ),
+                HardGateClassifier(estimators=pool, random_state=0),
             ),
             {"hardgateclassifier__gate_hidden_layer_sizes": [(), (16,)]},
             cv=3,

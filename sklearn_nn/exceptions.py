@@ -21,7 +21,6 @@ __all__ = [
     "InnerPaddingTokenWarning",
     "LoadedOnCPUWarning",
     "NegativePairsWarning",
-    "PriorFallbackWarning",
     "UnusedExpertWarning",
     "ZeroPaddingWarning",
 ]
@@ -86,16 +85,6 @@ class NegativePairsWarning(UserWarning):
 
 class CollapsedEmbeddingWarning(UserWarning):
     """Training ended with (nearly) the same embedding for every item."""
-
-
-class PriorFallbackWarning(UserWarning):
-    """A hard-gate classifier predicts the class prior: the pool shows no skill.
-
-    Held out, its gate was not clearly more accurate than always predicting
-    the most frequent class, nor lower in log-loss than the class prior, and
-    no base model's out-of-fold predictions were clearly better than the
-    prior either. ``prior_fallback=False`` keeps the gate's predictions.
-    """
 
 
 class UnusedExpertWarning(UserWarning):

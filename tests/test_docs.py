@@ -29,6 +29,7 @@ EXECUTED_PAGES = [
     "deploying.rst",
     "distributed.rst",
     "user_guide/out_of_core.rst",
+    "user_guide/hard_gate.rst",
 ]
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\. code-block:: (python|python3|pycon)\s*$")

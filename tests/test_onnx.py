@@ -8,10 +8,12 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -24,7 +26,6 @@ from sklearn_nn import (
     SiamesePairRegressor,
     TargetReplicationLSTMClassifier,
 )
-from sklearn_nn.exceptions import PriorFallbackWarning
 
 ort = pytest.importorskip("onnxruntime")
 skl2onnx = pytest.importorskip("skl2onnx")
@@ -81,8 +82,8 @@ TABULAR_CLASSIFIERS = [
     ),
     HardGateClassifier(
         estimators=[("logreg", LogisticRegression()), ("nb", GaussianNB())],
-        gate_uses_predictions=True,
-        gate="gumbel",
+        selection_loss="log_loss",
+        shrinkage=0.0,
         max_epochs=20,
         random_state=0,
     ),
@@ -120,10 +121,11 @@ def test_tabular_regressors_match_onnxruntime(reg, n_targets):
     np.testing.assert_allclose(variable, reg.predict(X).reshape(len(X), -1), **TOL)
 
 
-def test_hard_gate_regressor_consensus_is_in_the_graph():
+def test_hard_gate_every_candidate_is_in_the_graph():
     # three base outputs of similar quality (the target plus independent
-    # noise): the consensus, kept by 'auto', changes which one is picked, and
-    # the graph must pick the same ones
+    # noise): the gate picks the vote, the base outputs and the prior on
+    # some rows each (its scores set by hand), and the graph, which computes
+    # every candidate, must pick the same ones
     rng = np.random.RandomState(0)
     data = rng.uniform(-1, 1, size=(300, 2))
     y = np.sin(2 * data[:, 0]) + data[:, 1]
@@ -132,12 +134,14 @@ def test_hard_gate_regressor_consensus_is_in_the_graph():
     reg = HardGateRegressor(
         base_output_columns=[2, 3, 4], max_epochs=20, random_state=0
     ).fit(X, y)
-    assert reg.consensus_weight_ == 30.0
     module = reg.net_.module_
+    module.prefer_candidate(0, 0.0)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for layer in (module.gate[0], module.gate[-1]):
+            layer.weight.normal_(std=3.0)
     chosen = reg.predict_gate(X).argmax(1)
-    module.consensus_weight.fill_(0.0)
-    assert (reg.predict_gate(X).argmax(1) != chosen).mean() > 0.1
-    module.consensus_weight.fill_(30.0)
+    assert len(np.unique(chosen)) >= 4
     (variable,) = run(to_onnx(reg, X[:1]), X=X)
     np.testing.assert_allclose(variable.ravel(), reg.predict(X), **TOL)
 
@@ -222,13 +226,16 @@ def test_hard_gate_precomputed_base_outputs():
 
 
 def test_hard_gate_predicting_the_class_prior():
-    # prior_fallback: the graph predicts the prior too
+    # a pool without skill: the prior candidate is best and chosen, and the
+    # graph predicts it too
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 4)).astype(np.float32)
     y = (rng.uniform(size=300) < 0.65).astype(int)
-    with pytest.warns(PriorFallbackWarning):
-        gate = HardGateClassifier(max_epochs=20, random_state=0).fit(X, y)
-    assert gate.predicts_prior_
+    gate = HardGateClassifier(
+        estimators=[("knn", KNeighborsClassifier(3))], max_epochs=20, random_state=0
+    ).fit(X, y)
+    assert gate.gate_names_[gate.best_candidate_] == "prior"
+    assert gate.predict_gate(X)[:, 1].mean() > 0.9
     check_classifier(to_onnx(gate, X[:1]), gate, X, X=X)
 
 

@@ -25,7 +25,7 @@ from sklearn_nn import (
     SiamesePairRegressor,
     TargetReplicationLSTMClassifier,
 )
-from sklearn_nn.exceptions import LoadedOnCPUWarning, PriorFallbackWarning
+from sklearn_nn.exceptions import LoadedOnCPUWarning
 from sklearn_nn.siamese import stack_pairs
 
 sio = pytest.importorskip("skops.io")
@@ -65,7 +65,7 @@ def data(cls):
 def outputs(est, X):
     """Everything the estimator computes from X."""
     out = {"predict": est.predict(X)}
-    for method in ("predict_proba", "transform", "predict_gate_proba"):
+    for method in ("predict_proba", "transform", "predict_gate_scores"):
         if hasattr(est, method):
             out[method] = getattr(est, method)(X)
     return out
@@ -134,15 +134,15 @@ def test_pickle_state_is_plain_data(cls):
 
 
 def test_a_hard_gate_that_predicts_the_class_prior_round_trips():
-    # prior_fallback: the prior is part of the saved network
+    # the prior candidate and the vote's weights are part of the saved network
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(300, 4)), (rng.uniform(size=300) < 0.65).astype(int)
-    with pytest.warns(PriorFallbackWarning):
-        est = small(HardGateClassifier).fit(X, y)
-    assert est.predicts_prior_
+    est = small(HardGateClassifier).set_params(shrinkage=10.0).fit(X, y)
+    prior = list(est.gate_names_).index("prior")
+    est.net_.module_.prefer_candidate(prior, 50.0)  # the prior everywhere
     for restored in (skops_round_trip(est)[0], pickle.loads(pickle.dumps(est))):
-        assert restored.predicts_prior_
         assert_same_outputs(est, restored, X)
+        np.testing.assert_allclose(restored.vote_weights_, est.vote_weights_)
         np.testing.assert_allclose(
             restored.predict_proba(X[:3]),
             np.tile(np.bincount(y) / 300, (3, 1)),

@@ -18,7 +18,7 @@ from sklearn_nn import HardGateClassifier
 
 
 def speed_case(quick):
-    n, epochs, batch, lr = (2000, 3, 200, 1e-2) if quick else (20000, 10, 200, 1e-2)
+    n, epochs, batch = (2000, 3, 200) if quick else (20000, 10, 200)
     X, y = two_regions(max(n, N_PREDICT[-1]), 0)
     X = X.astype(np.float32)
     X_fit, y_fit = X[:n], y[:n]
@@ -29,7 +29,6 @@ def speed_case(quick):
         cv="prefit",
         max_epochs=epochs,
         batch_size=batch,
-        lr=lr,
         tol=0.0,
         n_iter_no_change=epochs + 1,
         random_state=0,
@@ -41,7 +40,17 @@ def speed_case(quick):
     def fit_hand():
         # a hand-written user has to compute the base predictions too
         base = base_predictions(X_fit)
-        return hand_written_fit(X_fit, base, y_fit, epochs, batch, lr, 0)
+        return hand_written_fit(
+            X_fit,
+            base,
+            y_fit,
+            epochs,
+            batch,
+            est.lr,
+            0,
+            est.shrinkage,
+            est.weight_decay,
+        )
 
     def predict_inputs(k):
         base = base_predictions(X[:k]).astype(np.float32)

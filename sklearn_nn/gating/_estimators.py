@@ -1,4 +1,15 @@
-"""Hard-gate estimators: a trainable gate that picks one base model per sample."""
+"""Hard-gate estimators: a trained gate picks one candidate per sample.
+
+One mechanism. The base models' out-of-fold outputs (``cv``) give, for every
+training sample, what each *candidate* would have predicted for it: each base
+model, the **prior** (class frequencies / mean target, as scikit-learn's
+dummy estimators) and the **vote** (the pool's outputs averaged with convex
+weights fitted to those outputs). A gating MLP reads the sample's features
+and is trained to choose the candidate with the lowest ``selection_loss``,
+shrunk (``shrinkage``) toward the candidate that is best on average. The
+statistics are pure functions in :mod:`._selection`; nothing is refitted
+inside ``fit`` beyond the base models' cross-validation and final fit.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +21,10 @@ from sklearn.base import ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import (
-    KFold,
-    StratifiedKFold,
-    check_cv,
-    cross_val_predict,
-)
+from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
@@ -30,13 +35,16 @@ from .._base import (
     NeuralClassifierBase,
     NeuralRegressorBase,
     _as_tensor,
+    _check_no_nan_output,
+    _numeric_input_errors,
     _to_numpy,
     _weight_tensor,
+    fill_doc,
 )
 from .._layers import ACTIVATIONS, layer_sizes
 from .._net import TensorBatches
-from ..exceptions import BaseModelSampleWeightWarning, PriorFallbackWarning, _warn
-from ._annealing import _AnnealTemperature
+from ..exceptions import BaseModelSampleWeightWarning, _warn
+from . import _selection
 from ._base_models import (
     _align_proba,
     _check_finite_output,
@@ -45,84 +53,28 @@ from ._base_models import (
     _is_named_list,
     _naming_base_model_errors,
 )
-from ._docs import _fill_shared_doc
-from ._modules import GATES, HardGateLoss, HardGateNetwork
+from ._modules import EXTRA_CANDIDATES, HardGateLoss, HardGateNetwork
+
+
+class _Scores(torch.nn.Module):
+    """The gate's scores alone (no base outputs needed)."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x):
+        return self.network.scores(x)
+
 
 _GATING_CONSTRAINTS = {
     "estimators": [list, None],
     "base_output_columns": [list, None],
     "gate_hidden_layer_sizes": ["array-like"],
     "activation": [StrOptions(set(ACTIVATIONS))],
-    "gate": [StrOptions(set(GATES))],
-    "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
-    "final_temperature": [Interval(numbers.Real, 0, None, closed="neither")],
-    "gate_uses_predictions": ["boolean"],
-    "best_model_prior": [Interval(numbers.Real, 0, None, closed="left")],
-    "consensus_weight": [
-        Interval(numbers.Real, 0, None, closed="left"),
-        StrOptions({"auto"}),
-    ],
+    "shrinkage": [Interval(numbers.Real, 0, None, closed="left")],
     "cv": ["cv_object", StrOptions({"prefit"})],
 }
-
-
-# the consensus vote (``consensus_weight``) weighs a base model by
-# ``exp(-gap / max(scale, se))``: ``gap`` is how far its out-of-fold score is
-# below the best one, ``se`` the standard error of that gap. A model one
-# point of out-of-fold accuracy (classification) or three points of R^2
-# (regression) below the best one votes with 1/e of the best one's weight,
-# or more where so small a gap is within the noise of the scores
-_VOTE_ACCURACY_SCALE = 0.01
-_VOTE_R2_SCALE = 0.03
-# consensus_weight='auto': the weight of the vote added to the trained gate,
-# the folds of the check (every sample is held out once), and the least data
-# (in all, per class) to decide on: below it the vote is kept
-_AUTO_CONSENSUS_WEIGHT = 30.0
-_AUTO_FOLDS = 3
-_AUTO_MIN_SAMPLES = 50
-_AUTO_MIN_CLASS_COUNT = 5
-# ... and how many standard deviations of the sign test the gate alone must
-# win by: a regression sample can go either way by a hair, so the test asks
-# for more (measured: z 5.3-13.8 on the regional experts of the tests)
-_AUTO_Z_CLASSIFICATION = 1.0
-_AUTO_Z_REGRESSION = 2.0
-# prior_fallback: how many standard deviations the gate must beat the most
-# frequent class by (measured, seed-1 splits of 19 sets: 1.4-35 on the sets
-# with skill, -1.5 to 0.7 on Smarket and Weekly), and the least class
-# probability of the prior it then predicts
-_PRIOR_Z = 1.0
-_PRIOR_FLOOR = 1e-7
-# ... and by how many a base model's out-of-fold predictions must beat it
-# (the sign test, or standard errors of the mean log-loss difference to the
-# class prior's) to rule the fallback out: the best of several models needs
-# more than one test for about the same false alarms (the best of five
-# independent ones passes 1.5 with probability 0.29, one test passes 1 with
-# 0.16; a pool's models are correlated). Measured on the same splits, the
-# sign test: 1.6-2.8 on cats (the smallest set with skill), at most 1.4 on
-# Smarket, Weekly and birthwt; the log-loss keeps birthwt's gate on some
-# folds (its base models' log-loss 0.001-0.066 below the prior's)
-_PRIOR_MODEL_Z = 1.5
-
-
-def _vote_weights(oof_scores, per_sample, w, scale):
-    """The consensus vote's weights, ``exp(-gap / max(scale, se))``.
-
-    ``per_sample`` (n_samples, n_estimators) holds each base model's score
-    on each sample, whose weighted mean is its out-of-fold score (1 where it
-    is right for a classifier); ``gap`` is the best score minus the model's
-    and ``se`` the standard error of the weighted mean of the paired
-    per-sample differences. On data where the models' scores differ by less
-    than their noise (no model beats the class prior, say), picking the model
-    that happened to score best is a coin flip, and the vote of the pool is
-    the more accurate choice; a gap of many standard errors still leaves the
-    weaker models out. ``w``: the sample weights (any positive scale).
-    """
-    scores = np.asarray(oof_scores, dtype=np.float64)
-    best = int(np.argmax(scores))
-    diff = per_sample[:, [best]] - per_sample
-    mean = w @ diff / w.sum()
-    se = np.sqrt(np.square(w) @ np.square(diff - mean)) / w.sum()
-    return np.exp((scores - scores[best]) / np.maximum(scale, se))
 
 
 class _HardGateMixin:
@@ -180,6 +132,13 @@ class _HardGateMixin:
                 "tell them apart; rename those estimators (e.g. "
                 f"{clash[0]!r} -> {clash[0] + '_model'!r})."
             )
+        reserved = sorted(set(names) & set(EXTRA_CANDIDATES))
+        if reserved:
+            raise ValueError(
+                f"estimator names {reserved} are the names of the gate's own "
+                "candidates (the class prior and the pool's vote); rename those "
+                f"estimators (e.g. {reserved[0]!r} -> {reserved[0] + '_model'!r})."
+            )
         kept = [(name, est) for name, est in estimators if not _is_drop(est)]
         if not kept:
             raise ValueError(
@@ -233,6 +192,9 @@ class _HardGateMixin:
         return self._set_params("estimators", **params)
 
     # fit ----------------------------------------------------------------
+    def _task(self):
+        return "classification" if is_classifier(self) else "regression"
+
     def _check_parameters(self):
         # before the base models' cross-validation, which is the slow part
         layer_sizes(self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes")
@@ -293,10 +255,36 @@ class _HardGateMixin:
 
     def _training_data(self, X, y, target, weight, rng):
         if self.base_output_columns is not None:
-            return self._precomputed_training_data(X, target, weight)
+            specs, gate_columns = self._resolve_base_output_columns(X.shape[1])
+            self.base_output_columns_, self.gate_columns_ = specs, gate_columns
+            X_gate, base = self._split_precomputed(X)
+            if is_classifier(self) and (base.min() < 0 or base.max() > 1):
+                raise ValueError(
+                    "base_output_columns of a classifier must hold class "
+                    "probabilities in [0, 1]; got values in "
+                    f"[{base.min():.3g}, {base.max():.3g}]."
+                )
+            self.estimators_ = []
+            self.named_estimators_ = Bunch()
+            names = [f"output_{i}" for i in range(len(specs))]
+        else:
+            self.base_output_columns_ = self.gate_columns_ = None
+            X_gate, base, names = X, self._out_of_fold_outputs(X, y, weight, rng), None
+        self._fit_candidates(base, target, weight, names)
+        return TensorBatches(
+            (
+                _as_tensor(X_gate, self._numpy_dtype),
+                torch.from_numpy(base.astype(self._numpy_dtype)),
+            ),
+            torch.as_tensor(target),
+            None if weight is None else _weight_tensor(weight, self._torch_dtype),
+        )
+
+    def _out_of_fold_outputs(self, X, y, weight, rng):
+        """The base models' outputs the gate learns from, shape (n, E, k),
+        and the base models fitted for prediction (``estimators_``)."""
         # the base models are fitted on y as given (labels, float64 values);
         # the net sees the encoded target
-        self.base_output_columns_ = self.gate_columns_ = None
         named = self._named_estimators()
         outputs, fitted = [], []
         if self.cv == "prefit":
@@ -347,14 +335,11 @@ class _HardGateMixin:
                     oof = cross_val_predict(
                         est, X, y, cv=splits, method=self._method(), params=params
                     )
-                if is_classifier(self):
-                    oof = np.asarray(oof, dtype=np.float64)
-                else:
-                    oof = np.asarray(oof, dtype=np.float64).reshape(X.shape[0], -1)
+                oof = np.asarray(oof, dtype=np.float64).reshape(X.shape[0], -1)
                 outputs.append(oof)
                 with _naming_base_model_errors(name, "fitting it"):
                     fitted.append(est.fit(X, y, **params))
-        n_outputs = len(self.classes_) if is_classifier(self) else self.n_outputs_
+        n_outputs = self._n_outputs()
         for (name, _), out in zip(named, outputs):
             _check_finite_output(name, out, "its out-of-fold predictions")
             if out.shape[1] != n_outputs:
@@ -366,14 +351,7 @@ class _HardGateMixin:
         self.named_estimators_ = Bunch(
             **{name: est for (name, _), est in zip(named, fitted)}
         )
-        base = np.stack(outputs, axis=1)
-        self._score_base_outputs(base, target, weight)
-        base = base.astype(self._numpy_dtype)
-        return TensorBatches(
-            (_as_tensor(X, self._numpy_dtype), torch.from_numpy(base)),
-            torch.as_tensor(target),
-            None if weight is None else _weight_tensor(weight, self._torch_dtype),
-        )
+        return np.stack(outputs, axis=1)
 
     def _splitter(self, y, rng):
         """The folds of the out-of-fold base outputs: ``cv`` as
@@ -399,20 +377,176 @@ class _HardGateMixin:
             )
         return cv
 
+    def _n_outputs(self):
+        return len(self.classes_) if is_classifier(self) else self.n_outputs_
+
+    def _fit_candidates(self, base, target, weight, names):
+        """The prior and the vote from the out-of-fold outputs ``base``, each
+        candidate's score and selection loss on them, and the best one."""
+        task = self._task()
+        if names is None:
+            names = list(self.named_estimators_)
+        self.gate_names_ = np.array([*names, *EXTRA_CANDIDATES], dtype=object)
+        self.prior_ = _selection.prior_output(target, weight, self._n_outputs(), task)
+        self.vote_weights_ = _selection.fit_vote_weights(base, target, weight, task)
+        candidates = _selection.candidate_outputs(base, self.prior_, self.vote_weights_)
+        self._loss_scale = (
+            1.0
+            if is_classifier(self)
+            else _selection.loss_scale(target, weight, self.selection_loss)
+        )
+        losses = _selection.per_sample_losses(
+            candidates, target, self.selection_loss, self._loss_scale
+        )
+        w = np.ones(len(base)) if weight is None else np.asarray(weight, float)
+        self.oof_losses_ = w @ losses / w.sum()
+        self.oof_scores_ = _selection.oof_scores(candidates, target, weight, task)
+        # ties go to the simpler candidate: a base model before the prior,
+        # the prior before the vote (argmin takes the first)
+        self.best_candidate_ = int(np.argmin(self.oof_losses_))
+
+    def _n_gate_features(self):
+        if self.base_output_columns_ is not None:
+            return len(self.gate_columns_)
+        return self.n_features_in_
+
+    def _network(self, n_outputs, **kwargs):
+        n_estimators = len(self.gate_names_) - len(EXTRA_CANDIDATES)
+        module = HardGateNetwork(
+            self._n_gate_features(),
+            n_estimators=n_estimators,
+            n_outputs=n_outputs,
+            task=self._task(),
+            hidden_layer_sizes=layer_sizes(
+                self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes"
+            ),
+            activation=self.activation,
+            **kwargs,
+        )
+        module.set_prior(self.prior_)
+        module.set_vote_weights(self.vote_weights_)
+        module.prefer_candidate(self.best_candidate_, float(self.shrinkage))
+        return module
+
+    def _build_criterion(self):
+        return HardGateLoss(
+            self._task(),
+            self.selection_loss,
+            preferred=self.best_candidate_,
+            scale=self._loss_scale,
+        )
+
     def _make_inputs(self, X):
+        """The module's inputs for ``X``: the gate's features and every base
+        model's outputs (the validation data and the exported graph need
+        them all; :meth:`predict` runs only the chosen models)."""
         dtype = self._numpy_dtype
         if self.base_output_columns_ is not None:
             X_gate, base = self._split_precomputed(X)
             return _as_tensor(X_gate, dtype), _as_tensor(base, dtype)
+        return _as_tensor(X, dtype), _as_tensor(self._all_base_outputs(X), dtype)
+
+    def _all_base_outputs(self, X):
         names = list(self.named_estimators_)
         outputs = []
         for name, est in zip(names, self.estimators_):
             with _naming_base_model_errors(name, "predicting X"):
-                outputs.append(self._base_output(est, X))
-        for name, out in zip(names, outputs):
+                out = self._base_output(est, X)
             _check_finite_output(name, out, "its predictions of X")
-        base = np.stack(outputs, 1)
-        return _as_tensor(X, dtype), _as_tensor(base, dtype)
+            outputs.append(out)
+        return np.stack(outputs, 1)
+
+    # predict --------------------------------------------------------------
+    def _gate_logits(self, X):
+        """Validated ``X`` -> the gate's scores (n, n_candidates), computed
+        from the gate's features alone."""
+        X_gate = X[:, self.gate_columns_] if self.gate_columns_ is not None else X
+        x = _as_tensor(np.asarray(X_gate), self._numpy_dtype)
+        scores = self.net_.infer_all(
+            (x,), self._inference_batch_size, _Scores(self.net_.module_)
+        )
+        _check_no_nan_output(scores)
+        return scores
+
+    def _chosen_outputs(self, X):
+        """The chosen candidates' predictions for validated ``X`` (module
+        dtype, after the module's output transform), computing each base
+        model on the rows it was chosen for only (the vote on its rows needs
+        every base model)."""
+        module = self.net_.module_
+        if self.base_output_columns_ is not None:
+            return self.net_.infer_all(
+                self._make_inputs(X), self._inference_batch_size
+            )[0]
+        choice = self._gate_logits(X).argmax(dim=1).cpu().numpy()
+        n_models = len(self.estimators_)
+        # the candidates' outputs are combined on the module's device
+        kw = dict(dtype=self._torch_dtype, device=module.prior.device)
+        raw = torch.empty((X.shape[0], self._n_outputs()), **kw)
+        names = list(self.named_estimators_)
+        with torch.inference_mode():
+            for c in np.unique(choice):
+                rows = np.flatnonzero(choice == c)
+                if c < n_models:
+                    with _naming_base_model_errors(names[c], "predicting X"):
+                        out = self._base_output(self.estimators_[c], X[rows])
+                    _check_finite_output(names[c], out, "its predictions of X")
+                    raw[rows] = torch.as_tensor(out, **kw)
+                    continue
+                # the prior's rows need no base model; the vote's need all
+                base = (
+                    self._all_base_outputs(X[rows])
+                    if c == n_models + 1
+                    else np.zeros((len(rows), n_models, raw.shape[1]))
+                )
+                raw[rows] = module.candidates(torch.as_tensor(base, **kw))[:, c]
+            return module.outputs(raw.unsqueeze(1)).squeeze(1).cpu()
+
+    def _validated(self, X):
+        check_is_fitted(self)
+        with _numeric_input_errors(regressor=not is_classifier(self)):
+            return self._validate_X(X, reset=False)
+
+    def predict_gate(self, X):
+        """The candidate chosen for each sample, as a one-hot matrix.
+
+        Only the gate runs (no base model predicts).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_candidates)
+            Exactly one 1 per row (float64), in the column of the chosen
+            candidate; columns named by ``gate_names_`` (the base models,
+            then ``'prior'`` and ``'vote'``).
+        """
+        logits = _to_numpy(self._gate_logits(self._validated(X)))
+        gate = np.zeros(logits.shape)
+        gate[np.arange(len(gate)), logits.argmax(axis=1)] = 1.0
+        return gate
+
+    def predict_gate_scores(self, X):
+        """The gate's score of each candidate; the chosen one scores highest.
+
+        A candidate's score is the gate's prediction, at ``X``, of how much
+        lower its ``selection_loss`` is than that of ``best_candidate_``
+        (which scores 0, plus ``shrinkage``). Only the gate runs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_candidates)
+            Columns named by ``gate_names_``.
+        """
+        return _to_numpy(self._gate_logits(self._validated(X)))
 
     # precomputed base outputs -----------------------------------------------
     def _resolve_base_output_columns(self, n_features):
@@ -463,439 +597,120 @@ class _HardGateMixin:
         base = np.stack([X[:, cols] for cols in self.base_output_columns_], axis=1)
         return X[:, self.gate_columns_], base
 
-    def _precomputed_training_data(self, X, target, weight):
-        specs, gate_columns = self._resolve_base_output_columns(X.shape[1])
-        self.base_output_columns_, self.gate_columns_ = specs, gate_columns
-        X_gate, base = self._split_precomputed(X)
-        if is_classifier(self) and (base.min() < 0 or base.max() > 1):
-            raise ValueError(
-                "base_output_columns of a classifier must hold class "
-                "probabilities in [0, 1]; got values in "
-                f"[{base.min():.3g}, {base.max():.3g}]."
-            )
-        self.estimators_ = []
-        self.named_estimators_ = Bunch()
-        self._score_base_outputs(base, target, weight)
-        return TensorBatches(
-            (
-                _as_tensor(X_gate, self._numpy_dtype),
-                torch.from_numpy(base.astype(self._numpy_dtype)),
-            ),
-            torch.as_tensor(target),
-            None if weight is None else _weight_tensor(weight, self._torch_dtype),
-        )
 
-    def _score_base_outputs(self, base, target, weight):
-        """Set ``oof_scores_``, each base model's score on the gate's
-        training data (accuracy for classifiers, R^2 for regressors, of
-        ``base`` (n, E, k), weighted), and ``vote_weights_``."""
-        # scaled to a maximum of 1, which changes no score or standard error
-        # but keeps their squares finite
-        w = np.ones(len(base)) if weight is None else np.asarray(weight, float)
-        w = w / w.max()
-        if is_classifier(self):
-            per_sample = (base.argmax(axis=2) == target[:, None]).astype(float)
-            scores = [
-                accuracy_score(target, base[:, e].argmax(1), sample_weight=weight)
-                for e in range(base.shape[1])
-            ]
-            scale = _VOTE_ACCURACY_SCALE
-        else:
-            target = np.asarray(target, dtype=np.float64).reshape(base.shape[0], -1)
-            scores = [
-                r2_score(target, base[:, e], sample_weight=weight)
-                for e in range(base.shape[1])
-            ]
-            # R^2 = mean over outputs of 1 - sum(w r^2) / total: a sample's
-            # part is minus its squared residuals over the output's total sum
-            # of squares (times sum(w), so that the weighted mean adds up);
-            # a constant output (total 0) adds the same to every model
-            centre = w @ target / w.sum()
-            total = w @ np.square(target - centre)
-            residual = np.square(base - target[:, None, :])
-            per_sample = -np.divide(
-                residual * w.sum(),
-                total,
-                out=np.zeros_like(residual),
-                where=total > 0,
-            ).mean(axis=2)
-            scale = _VOTE_R2_SCALE
-        self.oof_scores_ = np.array(scores)
-        self.vote_weights_ = _vote_weights(self.oof_scores_, per_sample, w, scale)
+_SELECTION_DOC = """\
+The gate chooses, for each sample, one *candidate*: a base model, the
+    **prior** (``prior_``: the weighted {prior_what}) or the **vote**
+    (the base models' {vote_what} averaged with the convex weights
+    ``vote_weights_``). It learns from the base models' out-of-fold outputs
+    (``cv``): for every training sample it knows what each candidate would
+    have predicted there without having seen it, and so each candidate's
+    ``selection_loss`` there. A gating MLP on the sample's features is
+    trained to predict, for each candidate, how much lower its loss is than
+    that of the candidate with the lowest mean loss (``best_candidate_``),
+    and picks the candidate with the largest predicted advantage, keeping
+    the best candidate unless another one is predicted to be better by more
+    than ``shrinkage``. At prediction the gate runs first and each base
+    model predicts only the rows it was chosen for."""
 
-    def _prefer_best(self, module):
-        """Start the gate at the base model with the best ``oof_scores_``."""
-        if self.best_model_prior > 0:
-            module.prefer_estimator(
-                int(np.argmax(self.oof_scores_)), float(self.best_model_prior)
-            )
-        return module
+_PARAMETERS_DOC = """\
+estimators : list of (str, estimator) or None, default=None
+        The base models. They are cloned (unless ``cv='prefit'``); a
+        ``random_state`` left at None is seeded from ``random_state``. None
+        uses {default_pool}. An estimator given as ``'drop'`` is left out.
+        The base models' parameters are part of this estimator's:
+        ``get_params()`` lists ``name__param``, so ``set_params(svc__C=10)``
+        and ``GridSearchCV`` grids such as ``{{'svc__C': [0.1, 1]}}`` tune
+        them (as for scikit-learn's ``Stacking{kind}``). A name must not
+        equal a parameter of this estimator, nor ``'prior'`` or ``'vote'``.
+    base_output_columns : list of int or of lists of int, or None, default=None
+        Precomputed base outputs: the columns of ``X`` that hold each base
+        model's outputs, one entry per base model ({columns_what}). The gate
+        reads the other columns (``gate_columns_``). Use it when the base
+        models were trained elsewhere and their outputs computed on data they
+        were not trained on; ``estimators`` must then be None.
+    selection_loss : {losses}, default={default_loss!r}
+        What the gate minimises for the candidate it picks. {loss_doc}
+    shrinkage : float, default={default_shrinkage}
+        The margin by which the gate prefers ``best_candidate_``: the gate
+        predicts, at each sample, how much lower each candidate's
+        ``selection_loss`` is than the best candidate's, and picks another
+        candidate only where that predicted advantage exceeds ``shrinkage``
+        (in the units of ``selection_loss``{scale_note}). 0 follows the
+        predictions wherever they say another candidate is better; a large
+        value predicts like the best candidate everywhere. (``weight_decay``,
+        the L2 penalty of the gate's weights, smooths those predictions.)
+    gate_hidden_layer_sizes : array-like of int, default=(20,)
+        Hidden layer widths of the gate MLP; ``()`` makes the gate linear.
+    activation : {{'relu', 'tanh', 'logistic', 'gelu', 'identity'}}, default='relu'
+        Hidden-layer activation of the gate.
+    cv : int, cross-validation generator, iterable or 'prefit', default=5
+        How the out-of-fold base outputs that train the gate are made, as in
+        scikit-learn's ``Stacking{kind}``, with one difference: an int is the
+        number of folds of a *shuffled* ({stratified}KFold, seeded from
+        ``random_state`` (folds in the rows' order would turn the outputs
+        into extrapolations where the rows are sorted by time, group or
+        target). A splitter or an iterable of splits is used as given.
+        'prefit': ``estimators`` are fitted already and used as they are;
+        the gate learns from their predictions of the ``X`` passed to
+        ``fit``, which should be data they were not trained on."""
 
-    def _n_gate_features(self):
-        if self.base_output_columns_ is not None:
-            return len(self.gate_columns_)
-        return self.n_features_in_
-
-    def _module_kwargs(self):
-        if self.base_output_columns_ is not None:
-            n_estimators = len(self.base_output_columns_)
-        else:
-            n_estimators = len(self._named_estimators())
-        return dict(
-            n_estimators=n_estimators,
-            hidden_layer_sizes=layer_sizes(
-                self.gate_hidden_layer_sizes, "gate_hidden_layer_sizes"
-            ),
-            activation=self.activation,
-            gate=self.gate,
-            temperature=self.temperature,
-            gate_uses_predictions=self.gate_uses_predictions,
-        )
-
-    def _callbacks(self, has_validation):
-        callbacks = super()._callbacks(has_validation)
-        if self.gate == "gumbel":
-            anneal = _AnnealTemperature(
-                self.temperature, self.final_temperature, self.max_epochs
-            )
-            callbacks.insert(0, ("anneal_temperature", anneal))
-        return callbacks
-
-    # the pool's vote ------------------------------------------------------
-    def _consensus_kwargs(self):
-        auto = self.consensus_weight == "auto"
-        return dict(
-            # 'auto': the gate trains alone, _post_fit decides on the vote
-            consensus_weight=0.0 if auto else self.consensus_weight,
-            # a weight of 0 adds nothing: no per-batch work for it
-            consensus_in_training=not auto and self.consensus_weight > 0,
-        )
-
-    def _with_consensus(self, module):
-        """``module`` with the vote's weights set and the gate started at
-        the best base model."""
-        module.set_vote_weights(self.vote_weights_)
-        return self._prefer_best(module)
-
-    def _post_fit(self, X, target, weight, data):
-        module = self.net_.module_
-        auto = self.consensus_weight == "auto"
-        fallback = is_classifier(self) and self.prior_fallback
-        consensus, prior = None, None
-        if auto or fallback:
-            consensus, prior = self._held_out_check(data, weight, auto, fallback)
-        if auto:
-            module.consensus_weight.fill_(consensus)
-        self.consensus_weight_ = float(module.consensus_weight)
-        if is_classifier(self):
-            self.predicts_prior_ = prior is not None
-            module.set_fallback(None if prior is None else np.log(prior))
-
-    def _held_out_check(self, data, weight, auto, fallback):
-        """The cross-fitted check behind ``consensus_weight='auto'`` and
-        ``prior_fallback``: ``(consensus weight, prior)``, ``prior`` the
-        class prior to predict (None: predict with the gate).
-
-        The gate's training data (the out-of-fold base outputs) is split in
-        3 shuffled folds (stratified for a classifier); on each, a gate
-        trained on the other two predicts it: alone and with the vote
-        ('auto'), or with the given ``consensus_weight``. Each test is a sign
-        test over all the samples (each held out once), weighted (the sample
-        weights scaled to a mean of 1). Counting ``b`` samples on which the
-        first of two predictors errs less and ``c`` on which it errs more,
-        the first wins when ``b - c > z sqrt(b + c)``: a gain of ``z``
-        standard deviations of that difference under a coin flip.
-
-        'auto': the vote is added (weight 30) unless the gate alone wins,
-        the error being wrong for a classifier (``z = 1``), the squared error
-        for a regressor (``z = 2``, a regression sample can go either way by
-        a hair). Regional experts pass it easily; on pools whose errors are
-        scattered the two rarely differ and the vote is kept. A gate trained
-        on all the data cannot decide this on its own training data: it fits
-        some of the noise there, so it looks better than it predicts. Every
-        sample counts once, so the test has five times the samples of one
-        80/20 split (which, on two regional logistic regressions with a
-        Gumbel gate, kept the vote in one seed of five at a cost of 0.05
-        accuracy).
-
-        ``prior_fallback`` (classifiers): the classifier predicts the class
-        prior where the pool shows no skill: no base model's out-of-fold
-        predictions win against the most frequent class, nor have a mean
-        log-loss below the class prior's by more than ``z`` standard errors
-        (``z = 1.5`` for both, for the best of several; tested first, where
-        one does no gate is fitted for this), the gate chosen above does not
-        win against the training
-        folds' most frequent class held out (``z = 1``), and its held-out
-        mean log-loss is no lower than the class
-        prior's (measured: daily stock market directions, on which every
-        base model's out-of-fold accuracy was below the most frequent
-        class's).
-
-        Below 50 samples, or 5 of a class, there is no check: the vote is
-        kept and the gate predicts.
-        """
-        target = data.target.numpy()
-        classifier = is_classifier(self)
-        default = (_AUTO_CONSENSUS_WEIGHT if auto else None), None
-        if len(target) < _AUTO_MIN_SAMPLES:
-            return default
-        if classifier:
-            n_classes = len(self.classes_)
-            counts = np.bincount(target, minlength=n_classes)
-            if counts.min() < _AUTO_MIN_CLASS_COUNT:
-                return default
-        w = np.ones(len(target)) if weight is None else np.asarray(weight, float)
-        if not w.sum() > 0:
-            return default
-        # the sign tests count with the weights scaled to a mean of 1
-        scaled = w / w.mean()
-
-        def wins(first, second, z):
-            # first errs less on b samples and more on c
-            b, c = scaled[first < second].sum(), scaled[first > second].sum()
-            return b - c > z * np.sqrt(b + c)
-
-        x, base = (t.numpy() for t in data.inputs)
-        n_models, n_outputs = base.shape[1:]
-        if fallback:
-            # a base model whose out-of-fold predictions beat the class prior
-            # clearly, in accuracy or in log-loss, is skill enough
-            # the class prior the classifier would predict
-            prior = np.bincount(target, w, minlength=n_classes)
-            prior = np.maximum(prior / prior.sum(), _PRIOR_FLOOR)
-            prior_errors = target != prior.argmax()
-            prior_log_loss = -np.log(prior)
-            model_errors = base.argmax(axis=2) != target[:, None]
-            right = base[np.arange(len(target)), :, target]
-            model_log_loss = -np.log(np.clip(right, _PRIOR_FLOOR, 1.0))
-
-            def lower(d):
-                # the weighted mean of d below 0 by more than z standard errors
-                mean = w @ d / w.sum()
-                se = np.sqrt(np.square(w) @ np.square(d - mean)) / w.sum()
-                return mean < -_PRIOR_MODEL_Z * se
-
-            fallback = not any(
-                wins(model_errors[:, e], prior_errors, _PRIOR_MODEL_Z)
-                or lower(model_log_loss[:, e] - prior_log_loss[target])
-                for e in range(n_models)
-            )
-        if not (auto or fallback):
-            return default
-        seed = int(check_random_state(self.random_state).randint(_SEED_MAX))
-        splitter = StratifiedKFold if classifier else KFold
-        folds = splitter(_AUTO_FOLDS, shuffle=True, random_state=seed)
-        # the gate's training data as precomputed base outputs: the gate's
-        # features, then each base model's outputs (class probabilities)
-        X_all = np.hstack([x, base.reshape(len(base), -1)])
-        columns = [
-            list(range(x.shape[1] + e * n_outputs, x.shape[1] + (e + 1) * n_outputs))
-            for e in range(n_models)
-        ]
-        params = dict(
-            estimators=None,
-            base_output_columns=columns,
-            consensus_weight=0.0 if auto else self.consensus_weight,
-            warm_start=False,
-            verbose=0,
-            random_state=seed,
-        )
-        if classifier:
-            # already in ``weight``; the held-out gates answer with the gate
-            params.update(class_weight=None, prior_fallback=False)
-        y = target if classifier or self._y_ndim == 2 else target.ravel()
-        consensus_weights = (0.0, _AUTO_CONSENSUS_WEIGHT) if auto else (None,)
-        # per weight and sample: the error and (classifier) the log-loss; the
-        # class prior's last
-        errors = np.zeros((len(consensus_weights) + 1, len(target)))
-        log_loss = np.zeros_like(errors)
-        for fit, held in folds.split(X_all, target if classifier else None):
-            if not (w[fit].sum() > 0 and w[held].sum() > 0):
-                continue  # nothing to learn from, or nothing to count
-            gate = clone(self).set_params(**params)
-            gate.fit(X_all[fit], y[fit], sample_weight=w[fit])
-            for i, consensus in enumerate(consensus_weights):
-                if consensus is not None:
-                    gate.net_.module_.consensus_weight.fill_(consensus)
-                if classifier:
-                    proba = gate.predict_proba(X_all[held])
-                    errors[i, held] = proba.argmax(axis=1) != target[held]
-                    right = proba[np.arange(len(held)), target[held]]
-                    log_loss[i, held] = -np.log(right)
-                else:
-                    residual = gate.predict(X_all[held]).reshape(len(held), -1)
-                    errors[i, held] = np.square(residual - target[held]).sum(axis=1)
-            if classifier:
-                fold_prior = np.bincount(target[fit], w[fit], minlength=n_classes)
-                fold_prior /= fold_prior.sum()
-                errors[-1, held] = fold_prior.argmax() != target[held]
-                log_loss[-1, held] = -np.log(
-                    np.maximum(fold_prior[target[held]], 1e-300)
-                )
-
-        z = _AUTO_Z_CLASSIFICATION if classifier else _AUTO_Z_REGRESSION
-        chosen, consensus = 0, None
-        if auto:
-            alone_wins = wins(errors[0], errors[1], z)
-            chosen = 0 if alone_wins else 1
-            consensus = 0.0 if alone_wins else _AUTO_CONSENSUS_WEIGHT
-        if not fallback:
-            return consensus, None
-        if wins(errors[chosen], errors[-1], _PRIOR_Z) or (
-            w @ log_loss[chosen] < w @ log_loss[-1]
-        ):
-            return consensus, None
-        _warn(
-            f"{type(self).__name__}: held out, the gate was not clearly more "
-            f"accurate than always predicting the most frequent class "
-            f"({1 - w @ errors[chosen] / w.sum():.3f} against "
-            f"{1 - w @ errors[-1] / w.sum():.3f}, on {len(target)} samples), "
-            "its log-loss was no lower than the class prior's, and no base "
-            "model's out-of-fold accuracy or log-loss was clearly better than "
-            "the class prior's either: the pool shows no skill on this data, "
-            "so the "
-            "classifier predicts the class prior (predicts_prior_). Set "
-            "prior_fallback=False to predict with the gate anyway.",
-            PriorFallbackWarning,
-        )
-        # (a class of weight 0 keeps a finite log-probability)
-        return consensus, prior
-
-    # predict --------------------------------------------------------------
-    def predict_gate(self, X):
-        """The base model chosen for each sample, as a one-hot matrix.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_estimators)
-            Exactly one 1 per row (float64), in the column of the chosen
-            base model (ordered as ``estimators_``); zeros elsewhere. The
-            choice is the deterministic argmax of the gate, also for
-            ``gate='gumbel'``.
-        """
-        return _to_numpy(self._forward(X)[1])
-
-    def predict_gate_proba(self, X):
-        """The soft gate: the gate network's probability of each base model.
-
-        ``softmax(logits / temperature)`` of the gate network (``softmax(
-        logits)`` for ``gate='gumbel'``), the distribution whose
-        straight-through gradient trains the hard choice; the logits include
-        the pool's consensus times ``consensus_weight_``. Its argmax is the
-        base model :meth:`predict_gate` picks; how close its maximum is to 1
-        says how sure the gate is.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_estimators)
-            Rows sum to 1; columns ordered as ``estimators_``.
-        """
-        return _to_numpy(self._forward(X)[2])
+_ATTRIBUTES_DOC = """\
+estimators_ : list of estimator
+        The base models fitted on all the training data (with
+        ``cv='prefit'``, the given estimators themselves; empty with
+        ``base_output_columns``).
+    named_estimators_ : sklearn.utils.Bunch
+        The fitted base models by name.
+    gate_names_ : ndarray of str
+        The candidates, in the columns' order of :meth:`predict_gate`: the
+        base models' names (``output_0``, ... with ``base_output_columns``),
+        then ``'prior'`` and ``'vote'``.
+    oof_scores_ : ndarray of shape (n_candidates,)
+        Each candidate's {score_what} on the out-of-fold outputs the gate
+        learned from (weighted).
+    oof_losses_ : ndarray of shape (n_candidates,)
+        Each candidate's mean ``selection_loss`` there (weighted).
+    best_candidate_ : int
+        The candidate with the lowest ``oof_losses_``, toward which the gate
+        is shrunk (ties go to the first).
+    prior_ : ndarray of shape ({prior_shape},)
+        The prior candidate's output.
+    vote_weights_ : ndarray of shape (n_estimators,)
+        The vote's convex weights: {vote_fit}.
+    base_output_columns_ : list of ndarray or None
+        With ``base_output_columns``: the columns of each base model's
+        outputs; None otherwise.
+    gate_columns_ : ndarray or None
+        With ``base_output_columns``: the columns of ``X`` the gate reads."""
 
 
-@_fill_shared_doc
+def _shared_doc(cls, **values):
+    import inspect
+
+    defaults = inspect.signature(cls.__init__).parameters
+    values["default_shrinkage"] = defaults["shrinkage"].default
+    for key, template in (
+        ("selection", _SELECTION_DOC),
+        ("gating_parameters", _PARAMETERS_DOC),
+        ("gating_attributes", _ATTRIBUTES_DOC),
+    ):
+        cls.__doc__ = cls.__doc__.replace("{" + key + "}", template.format(**values))
+    return fill_doc(cls)
+
+
 class HardGateClassifier(
     ClassifierMixin, _HardGateMixin, NeuralClassifierBase, _BaseComposition
 ):
-    """Dynamic model selection: a trained hard gate picks one classifier per sample.
+    """Dynamic model selection: a trained hard gate picks one candidate per sample.
 
-    A gating MLP reads the sample's features and outputs exactly one choice
-    among the base classifiers; the prediction is the chosen model's class
-    probabilities. The gate is trained end to end on the base models'
-    *out-of-fold* probabilities (so it learns where each model is actually
-    right, not where it overfits) with a straight-through or Gumbel-softmax
-    surrogate gradient for the argmax. The base models are then refitted on
-    all the data for prediction.
+    {selection}
 
     Read more in the :ref:`User Guide <hard_gate>`.
 
     Parameters
     ----------
-    estimators : list of (str, estimator) or None, default=None
-        The base classifiers, each with ``predict_proba``. They are cloned
-        (unless ``cv='prefit'``); a ``random_state`` left at None is seeded
-        from ``random_state``. None uses a diverse trio:
-        ``[('logistic', LogisticRegression()), ('tree',
-        DecisionTreeClassifier(max_depth=5)), ('naive_bayes', GaussianNB())]``.
-        An estimator given as ``'drop'`` is left out. The base models'
-        parameters are part of this estimator's: ``get_params()`` lists
-        ``name__param``, so ``set_params(svc__C=10)`` and ``GridSearchCV``
-        grids such as ``{'svc__C': [0.1, 1]}`` or ``{'svc': [SVC(
-        probability=True), 'drop']}`` tune them (as for scikit-learn's
-        ``StackingClassifier``). A name must not equal a parameter of this
-        estimator (``lr``, ``tol``, ...).
     {gating_parameters}
-    misclassification_cost : float, default=10.0
-        The loss that trains the gate, for the chosen base model on a sample,
-        is its log-loss plus ``misclassification_cost`` when its most probable
-        class is wrong. The default, far above a typical log-loss, makes the
-        gate learn where each model is *right* -- the accuracy of the choice
-        -- with the log-loss deciding only between models that are both right
-        or both wrong. 0 trains on the log-loss alone, which prefers the most
-        confident correct model and so favours models with overconfident
-        probabilities (a k-NN's 1.0 over an SVM's calibrated 0.9): on
-        digits the gate then moved 90 % of the samples away from the best
-        model (the SVM) and lost 0.005 accuracy to it (see the User
-        Guide).
-    consensus_weight : float or 'auto', default='auto'
-        How much the pool's vote counts in the choice. The vote weighs each
-        base model by ``exp(-gap / max(0.01, se))`` (``vote_weights_``),
-        where ``gap`` is how far its out-of-fold accuracy is below the best
-        one and ``se`` the standard error of that gap, from the samples on
-        which the two differ: a model one point below the best one has 1/e of
-        its weight, or more where one point is within the noise of the
-        scores. It gives each class the weighted mean of the models'
-        probabilities; ``consensus_weight * log(vote for the class model e
-        predicts)`` is added to the gate's logit for model ``e``, so the gate
-        picks a model that agrees with the vote unless its learned logits
-        say otherwise by more than the weighted log-vote gap. Where the
-        pool's errors are scattered rather than regional, the vote corrects
-        the best model where the other good models agree against it, which
-        a gate learned from a few hundred samples cannot (see the User
-        Guide). A float: that weight, in training and prediction (0: no
-        vote). 'auto': the gate is trained alone, then the vote is added with
-        weight 30 unless a check on held-out data says the gate alone is
-        better -- as when each base model is right in its own region: the
-        gate's training data (the out-of-fold base outputs) is split in 3
-        folds, and on each a gate trained alone on the other two must be
-        right without the vote on clearly more samples than with it, over
-        all three folds (``b - c > sqrt(b + c)``, where ``b`` and ``c``
-        count the samples only one of the two gets right). That costs three
-        smaller gate fits (not the base models'). Below 50 samples, or 5 of
-        a class, the vote is kept. The weight used is
-        ``consensus_weight_``.
-    prior_fallback : bool, default=True
-        Whether to predict the class prior -- the (weighted) class
-        frequencies of the training data, as
-        :class:`~sklearn.dummy.DummyClassifier` does -- where the base models
-        show no skill. The
-        check of ``consensus_weight='auto'`` (3 folds of the gate's training
-        data, each predicted by a gate trained on the other two; run for
-        this alone when ``consensus_weight`` is a float) also counts the
-        samples on which only the gate, or only the most frequent class of
-        the training folds, is right (``g`` and ``p``, weighted). Unless the
-        gate is right on clearly more (``g - p > sqrt(g + p)``), or has the
-        lower mean log-loss, or a base model's out-of-fold predictions beat
-        the most frequent class (``g - p > 1.5 sqrt(g + p)``, for the best of
-        several models) or have a mean log-loss below the class prior's by
-        more than 1.5 standard errors, the classifier predicts
-        the class prior (``predicts_prior_``) with a
-        :class:`~sklearn_nn.exceptions.PriorFallbackWarning`. On daily stock
-        market directions every base model's out-of-fold accuracy was below
-        the most frequent class's, and choosing among them lost to it (see
-        the User Guide). Below 50 samples, or 5 of a class, the gate always
-        predicts. The gate itself is trained as usual, and
-        :meth:`predict_gate` still shows its choice.
     class_weight : dict, 'balanced' or None, default=None
         Weights ``{label: weight}`` multiplied into the sample weights (of the
         gate's loss and of the base models that accept ``sample_weight``);
@@ -904,31 +719,7 @@ class HardGateClassifier(
 
     Attributes
     ----------
-    estimators_ : list of estimator
-        The base classifiers fitted on all the training data (with
-        ``cv='prefit'``, the given estimators themselves).
-    named_estimators_ : sklearn.utils.Bunch
-        The fitted base classifiers by name.
-    oof_scores_ : ndarray of shape (n_estimators,)
-        Each base model's accuracy on the data the gate was trained on: its
-        out-of-fold predictions (with ``cv='prefit'``, its predictions of the
-        ``X`` passed to ``fit``; with ``base_output_columns``, the given
-        columns). The gate starts from the best of them (see
-        ``best_model_prior``).
-    vote_weights_ : ndarray of shape (n_estimators,)
-        Each base model's weight in the pool's vote, 1 for the best one (see
-        ``consensus_weight``).
-    consensus_weight_ : float
-        The weight of the pool's vote in the gate's logits: ``consensus_weight``
-        when it is a float; with 'auto', 30 or 0 (the trained gate alone).
-    predicts_prior_ : bool
-        Whether the classifier predicts the class prior for every sample
-        (see ``prior_fallback``).
-    base_output_columns_ : list of ndarray or None
-        With ``base_output_columns``: the columns of each base model's
-        outputs (``estimators_`` is then empty); None otherwise.
-    gate_columns_ : ndarray or None
-        With ``base_output_columns``: the columns of ``X`` the gate reads.
+    {gating_attributes}
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -942,15 +733,12 @@ class HardGateClassifier(
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
-        Training loss at each epoch, reported as the expected loss under
-        the soft gate (each base model's log-loss plus
-        ``misclassification_cost`` where it is wrong, weighted by the gate's
-        softmax): the loss of the chosen models is piecewise constant in the
-        gate's weights and would stall while the gate still moves.
+        Training loss at each epoch: the expected ``selection_loss`` under
+        the soft gate plus the shrinkage term (the loss of the chosen
+        candidates is piecewise constant in the gate's weights).
     validation_loss_curve_ : list of float or None
-        Validation loss (log-loss plus ``misclassification_cost`` times the
-        error) of the chosen models at each epoch (``early_stopping=True``
-        only).
+        Validation ``selection_loss`` of the chosen candidates at each epoch
+        (``early_stopping=True`` only).
     validation_scores_ : list of float or None
         Validation accuracy at each epoch (``early_stopping=True`` only).
     best_validation_score_ : float or None
@@ -968,8 +756,9 @@ class HardGateClassifier(
     .. [1] Y. Bengio, N. Leonard and A. Courville, "Estimating or Propagating
        Gradients Through Stochastic Neurons for Conditional Computation",
        arXiv:1308.3432, 2013.
-    .. [2] E. Jang, S. Gu and B. Poole, "Categorical Reparameterization with
-       Gumbel-Softmax", ICLR 2017.
+    .. [2] M. J. van der Laan, E. C. Polley and A. E. Hubbard, "Super
+       Learner", Statistical Applications in Genetics and Molecular Biology
+       6(1), 2007.
     .. [3] R. M. O. Cruz, R. Sabourin and G. D. C. Cavalcanti, "Dynamic
        classifier selection: Recent advances and perspectives", Information
        Fusion 41, 2018.
@@ -981,20 +770,20 @@ class HardGateClassifier(
     >>> from sklearn.preprocessing import StandardScaler
     >>> from sklearn_nn import HardGateClassifier
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> clf = make_pipeline(StandardScaler(), HardGateClassifier(
-    ...     max_epochs=30, lr=1e-2, random_state=0)).fit(X, y)
-    >>> clf.score(X, y) > 0.9
+    >>> clf = make_pipeline(StandardScaler(), HardGateClassifier(random_state=0))
+    >>> clf.fit(X, y).score(X, y) > 0.9
     True
-    >>> gate = clf[-1].predict_gate(clf[0].transform(X[:3]))
-    >>> gate.shape, gate.sum(axis=1)
-    ((3, 3), array([1., 1., 1.]))
+    >>> gate = clf[-1]
+    >>> list(gate.gate_names_)
+    ['logistic', 'tree', 'naive_bayes', 'prior', 'vote']
+    >>> gate.predict_gate(clf[0].transform(X[:3])).sum(axis=1)
+    array([1., 1., 1.])
     """
 
     _parameter_constraints: dict = {
         **NeuralClassifierBase._parameter_constraints,
         **_GATING_CONSTRAINTS,
-        "misclassification_cost": [Interval(numbers.Real, 0, None, closed="left")],
-        "prior_fallback": ["boolean"],
+        "selection_loss": [StrOptions(set(_selection.CLASSIFICATION_LOSSES))],
     }
 
     def __init__(
@@ -1002,23 +791,17 @@ class HardGateClassifier(
         *,
         estimators=None,
         base_output_columns=None,
+        selection_loss="zero_one",
+        shrinkage=0.05,
         gate_hidden_layer_sizes=(20,),
         activation="relu",
-        gate="straight_through",
-        temperature=1.0,
-        final_temperature=0.1,
-        gate_uses_predictions=False,
-        best_model_prior=2.0,
-        misclassification_cost=10.0,
-        consensus_weight="auto",
-        prior_fallback=True,
         cv=5,
         class_weight=None,
-        max_epochs=200,
+        max_epochs=100,
         batch_size="auto",
-        lr=1e-3,
+        lr=1e-2,
         optimizer="adam",
-        weight_decay=0.0,
+        weight_decay=1e-2,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -1047,16 +830,10 @@ class HardGateClassifier(
         )
         self.estimators = estimators
         self.base_output_columns = base_output_columns
+        self.selection_loss = selection_loss
+        self.shrinkage = shrinkage
         self.gate_hidden_layer_sizes = gate_hidden_layer_sizes
         self.activation = activation
-        self.gate = gate
-        self.temperature = temperature
-        self.final_temperature = final_temperature
-        self.gate_uses_predictions = gate_uses_predictions
-        self.best_model_prior = best_model_prior
-        self.misclassification_cost = misclassification_cost
-        self.consensus_weight = consensus_weight
-        self.prior_fallback = prior_fallback
         self.cv = cv
         self.class_weight = class_weight
 
@@ -1068,113 +845,81 @@ class HardGateClassifier(
         ]
 
     def _build_module(self):
-        return self._with_consensus(
-            HardGateNetwork(
-                self._n_gate_features(),
-                n_outputs=len(self.classes_),
-                task="classification",
-                **self._consensus_kwargs(),
-                **self._module_kwargs(),
-            )
-        )
+        return self._network(len(self.classes_))
 
-    def _build_criterion(self):
-        return HardGateLoss(
-            "classification", misclassification_cost=self.misclassification_cost
-        )
+    def predict_log_proba(self, X):
+        """Log of the class probabilities of the chosen candidates.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns ordered as ``classes_``.
+        """
+        out = self._chosen_outputs(self._validated(X))
+        _check_no_nan_output(out)
+        log_proba = _to_numpy(out)
+        return log_proba - np.log(np.exp(log_proba).sum(axis=1, keepdims=True))
 
 
-@_fill_shared_doc
+_shared_doc(
+    HardGateClassifier,
+    prior_what="class frequencies, as ``DummyClassifier(strategy='prior')``",
+    vote_what="class probabilities",
+    default_pool="``[('logistic', LogisticRegression()), ('tree', "
+    "DecisionTreeClassifier(max_depth=5)), ('naive_bayes', GaussianNB())]``",
+    kind="Classifier",
+    columns_what="a list of ``n_classes`` indices: its class probabilities, "
+    "ordered as ``classes_``",
+    losses="{'zero_one', 'log_loss'}",
+    default_loss="zero_one",
+    loss_doc="'zero_one': 1 where the candidate's most probable class is "
+    "wrong, so the gate learns where each candidate is *right* (its expected "
+    "value under the soft gate is the smooth surrogate it is trained on). "
+    "'log_loss': minus the log of the candidate's probability of the true "
+    "class, which also rewards confident candidates.",
+    stratified="Stratified",
+    scale_note="",
+    score_what="accuracy",
+    prior_shape="n_classes",
+    vote_fit="those minimising the log-loss of the averaged probabilities on "
+    "the out-of-fold outputs (the EM iteration for mixture proportions)",
+)
+
+
 class HardGateRegressor(
     RegressorMixin, _HardGateMixin, NeuralRegressorBase, _BaseComposition
 ):
-    """Dynamic model selection: a trained hard gate picks one regressor per sample.
+    """Dynamic model selection: a trained hard gate picks one candidate per sample.
 
-    A gating MLP reads the sample's features and outputs exactly one choice
-    among the base regressors; the prediction is the chosen model's
-    prediction, optionally passed through a learnable output layer (e.g. the
-    ``Dense(1, activation='tanh')`` of a Keras model). The gate is trained
-    end to end with the mean squared error on the base models' out-of-fold
-    predictions, with a straight-through or Gumbel-softmax surrogate
-    gradient for the argmax. Multi-output ``y`` is supported when every base
-    model supports it.
+    {selection}
+
+    The chosen prediction can go through a learnable output layer
+    (``output_activation``, e.g. the ``Dense(1, activation='tanh')`` of a
+    Keras model). Multi-output ``y`` is supported when every base model
+    supports it.
 
     Read more in the :ref:`User Guide <hard_gate>`.
 
     Parameters
     ----------
-    estimators : list of (str, estimator) or None, default=None
-        The base regressors. They are cloned (unless ``cv='prefit'``); a
-        ``random_state`` left at None is seeded from ``random_state``. None
-        uses a diverse trio: ``[('ridge', Ridge()), ('tree',
-        DecisionTreeRegressor(max_depth=5)), ('kernel_ridge',
-        KernelRidge(kernel='rbf'))]`` (kernel ridge costs
-        ``O(n_samples^3)``: pass your own pool for more than a few thousand
-        samples). An estimator given as ``'drop'`` is left out. The base
-        models' parameters are part of this estimator's (``name__param`` in
-        ``get_params``, ``set_params`` and ``GridSearchCV`` grids), as for
-        scikit-learn's ``StackingRegressor``. A name must not equal a
-        parameter of this estimator (``lr``, ``tol``, ...).
     {gating_parameters}
-    consensus_weight : float or 'auto', default='auto'
-        How much the pool's consensus counts in the choice. The pool's weighted
-        mean prediction weighs each base model by ``exp(-gap / max(0.03, se))``
-        (``vote_weights_``), where ``gap`` is how far its out-of-fold R^2 is
-        below the best one and ``se`` the standard error of that gap, from the
-        paired per-sample squared errors (a model three points of R^2 below the
-        best one has 1/e of its weight, or more where three points are within
-        the noise of the scores); ``consensus_weight * c_e`` is added to the
-        gate's logit for model ``e``, where ``c_e = -d_e^2 / (2 s^2)``, ``d_e``
-        is the distance of model ``e``'s prediction from the weighted mean and
-        ``s^2`` the pool's weighted mean of ``d^2`` at the sample. So the gate
-        picks the model closest to the weighted mean unless its learned logits
-        say otherwise by more: a choice that follows the pool's agreement, which
-        averages out part of each model's noise (see the User Guide). A float:
-        that weight, in training and prediction (0: no consensus). 'auto': the
-        gate is trained alone, then the consensus is added with weight 30 unless
-        a check on held-out data says the gate alone is better -- as when each
-        base model is right in its own region: the gate's training data (the
-        out-of-fold base outputs) is split in 3 folds, and on each a gate
-        trained alone on the other two must have the lower squared error without
-        the consensus on clearly more samples than with it, over all three folds
-        (``b - c > 2 sqrt(b + c)``, where ``b`` and ``c`` count the samples on
-        which it is lower and higher: a sign test, stricter than the
-        classifier's, since a regression sample can go either way by a hair).
-        That costs three smaller gate fits (not the base models'). Below 50
-        samples the consensus is kept. The weight used is ``consensus_weight_``.
     output_activation : {'identity', 'tanh', 'logistic', 'relu', 'gelu'} or None, \
 default=None
-        None: the prediction is exactly the chosen model's prediction.
-        Otherwise the chosen prediction goes through a learnable affine layer
-        (``Linear(n_outputs, n_outputs)`` initialised to the identity) and this
-        activation, trained with the gate; 'tanh' needs targets in (-1, 1).
+        None: the prediction is exactly the chosen candidate's prediction.
+        Otherwise each candidate's prediction goes through a learnable affine
+        layer (``Linear(n_outputs, n_outputs)`` initialised to the identity)
+        and this activation, trained with the gate; 'tanh' needs targets in
+        (-1, 1).
     {common_parameters}
 
     Attributes
     ----------
-    estimators_ : list of estimator
-        The base regressors fitted on all the training data (with
-        ``cv='prefit'``, the given estimators themselves).
-    named_estimators_ : sklearn.utils.Bunch
-        The fitted base regressors by name.
-    oof_scores_ : ndarray of shape (n_estimators,)
-        Each base model's R^2 on the data the gate was trained on: its
-        out-of-fold predictions (with ``cv='prefit'``, its predictions of the
-        ``X`` passed to ``fit``; with ``base_output_columns``, the given
-        columns). The gate starts from the best of them (see
-        ``best_model_prior``).
-    vote_weights_ : ndarray of shape (n_estimators,)
-        Each base model's weight in the pool's consensus, 1 for the best one
-        (see ``consensus_weight``).
-    consensus_weight_ : float
-        The weight of the pool's consensus in the gate's logits:
-        ``consensus_weight`` when it is a float; with 'auto', 30 or 0 (the
-        trained gate alone).
-    base_output_columns_ : list of ndarray or None
-        With ``base_output_columns``: the columns of each base model's
-        outputs (``estimators_`` is then empty); None otherwise.
-    gate_columns_ : ndarray or None
-        With ``base_output_columns``: the columns of ``X`` the gate reads.
+    {gating_attributes}
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -1188,13 +933,10 @@ default=None
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
-        Training loss at each epoch, reported as the expected squared error
-        under the soft gate (the base models' squared errors weighted by the
-        gate's softmax): the squared error of the chosen models is piecewise
-        constant in the gate's weights and would stall while the gate still
-        moves.
+        Training loss at each epoch: the expected ``selection_loss`` under
+        the soft gate plus the shrinkage term.
     validation_loss_curve_ : list of float or None
-        Validation squared error of the chosen models at each epoch
+        Validation ``selection_loss`` of the chosen candidates at each epoch
         (``early_stopping=True`` only).
     validation_scores_ : list of float or None
         Validation R^2 at each epoch (``early_stopping=True`` only).
@@ -1213,8 +955,9 @@ default=None
     .. [1] Y. Bengio, N. Leonard and A. Courville, "Estimating or Propagating
        Gradients Through Stochastic Neurons for Conditional Computation",
        arXiv:1308.3432, 2013.
-    .. [2] E. Jang, S. Gu and B. Poole, "Categorical Reparameterization with
-       Gumbel-Softmax", ICLR 2017.
+    .. [2] M. J. van der Laan, E. C. Polley and A. E. Hubbard, "Super
+       Learner", Statistical Applications in Genetics and Molecular Biology
+       6(1), 2007.
 
     Examples
     --------
@@ -1228,16 +971,19 @@ default=None
     >>> reg = HardGateRegressor(
     ...     estimators=[("zero", DummyRegressor(strategy="constant", constant=0)),
     ...                 ("line", LinearRegression())],
-    ...     gate_hidden_layer_sizes=(8,), lr=0.05, max_epochs=60, random_state=0,
+    ...     gate_hidden_layer_sizes=(8,), random_state=0,
     ... ).fit(X, y)
+    >>> list(reg.gate_names_)
+    ['zero', 'line', 'prior', 'vote']
     >>> reg.predict_gate([[-2.0], [2.0]])
-    array([[1., 0.],
-           [0., 1.]])
+    array([[1., 0., 0., 0.],
+           [0., 1., 0., 0.]])
     """
 
     _parameter_constraints: dict = {
         **BaseNeuralEstimator._parameter_constraints,
         **_GATING_CONSTRAINTS,
+        "selection_loss": [StrOptions(set(_selection.REGRESSION_LOSSES))],
         "output_activation": [StrOptions(set(ACTIVATIONS)), None],
     }
 
@@ -1246,21 +992,17 @@ default=None
         *,
         estimators=None,
         base_output_columns=None,
+        selection_loss="squared_error",
+        shrinkage=0.2,
         gate_hidden_layer_sizes=(20,),
         activation="relu",
-        gate="straight_through",
-        temperature=1.0,
-        final_temperature=0.1,
-        gate_uses_predictions=False,
-        best_model_prior=2.0,
-        consensus_weight="auto",
         cv=5,
         output_activation=None,
-        max_epochs=200,
+        max_epochs=100,
         batch_size="auto",
-        lr=1e-3,
+        lr=1e-2,
         optimizer="adam",
-        weight_decay=0.0,
+        weight_decay=1e-2,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -1289,14 +1031,10 @@ default=None
         )
         self.estimators = estimators
         self.base_output_columns = base_output_columns
+        self.selection_loss = selection_loss
+        self.shrinkage = shrinkage
         self.gate_hidden_layer_sizes = gate_hidden_layer_sizes
         self.activation = activation
-        self.gate = gate
-        self.temperature = temperature
-        self.final_temperature = final_temperature
-        self.gate_uses_predictions = gate_uses_predictions
-        self.best_model_prior = best_model_prior
-        self.consensus_weight = consensus_weight
         self.cv = cv
         self.output_activation = output_activation
 
@@ -1308,16 +1046,48 @@ default=None
         ]
 
     def _build_module(self):
-        return self._with_consensus(
-            HardGateNetwork(
-                self._n_gate_features(),
-                n_outputs=self.n_outputs_,
-                task="regression",
-                output_activation=self.output_activation,
-                **self._consensus_kwargs(),
-                **self._module_kwargs(),
-            )
-        )
+        return self._network(self.n_outputs_, output_activation=self.output_activation)
 
-    def _build_criterion(self):
-        return HardGateLoss("regression")
+    def predict(self, X):
+        """The chosen candidates' predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, with the same number of dimensions as the ``y``
+            seen in ``fit``.
+        """
+        out = self._chosen_outputs(self._validated(X))
+        _check_no_nan_output(out)
+        pred = _to_numpy(out)
+        return pred.ravel() if self._y_ndim == 1 else pred
+
+
+_shared_doc(
+    HardGateRegressor,
+    prior_what="mean target, as ``DummyRegressor()``",
+    vote_what="predictions",
+    default_pool="``[('ridge', Ridge()), ('tree', DecisionTreeRegressor("
+    "max_depth=5)), ('kernel_ridge', KernelRidge(kernel='rbf'))]`` (kernel "
+    "ridge costs ``O(n_samples^3)``: pass your own pool for more than a few "
+    "thousand samples)",
+    kind="Regressor",
+    columns_what="a column index for a single output, a list of ``n_outputs`` "
+    "indices for several",
+    losses="{'squared_error', 'absolute_error'}",
+    default_loss="squared_error",
+    loss_doc="The mean over the outputs of the squared (absolute) residuals, "
+    "divided by the target's weighted variance (mean absolute deviation) so "
+    "that ``shrinkage`` does not depend on the target's units.",
+    stratified="",
+    scale_note=", which for a regressor is relative to the target's spread",
+    score_what="R^2",
+    prior_shape="n_outputs",
+    vote_fit="those minimising the squared error of the averaged predictions "
+    "on the out-of-fold outputs (projected gradient on the simplex)",
+)

@@ -1,32 +1,20 @@
-"""Hard (one-hot / 0-1) gates with surrogate gradients (pure torch, no scikit-learn).
+"""The hard gate's torch pieces (pure torch, no scikit-learn).
 
-``argmax`` and a threshold step have a zero gradient almost everywhere, so a
-network that ends in one of them cannot be trained by backpropagation. The
-pieces here keep the *forward* value exactly discrete and replace the
-*backward* pass by the gradient of a smooth relaxation:
+``argmax`` has a zero gradient almost everywhere, so a network with a hard
+one-hot choice inside cannot be trained by backpropagation as it is.
+:func:`straight_through_argmax` keeps the *forward* value exactly one-hot and
+replaces the *backward* pass by the gradient of ``softmax(logits)`` (the
+straight-through estimator of Bengio, Leonard and Courville, 2013), written
+``hard + (soft - soft.detach())``: ``soft - soft.detach()`` is exactly zero in
+floating point, so the forward value is exactly the discrete one.
 
-* :func:`straight_through_argmax` -- forward ``one_hot(argmax(logits))``,
-  backward through ``softmax(logits / temperature)`` (the straight-through
-  estimator of Bengio, Leonard and Courville, 2013);
-* :func:`gumbel_softmax_hard` -- forward a one-hot *sample* from
-  ``softmax(logits)`` drawn with the Gumbel-max trick, backward through the
-  Gumbel-softmax relaxation at ``temperature`` (Jang, Gu and Poole, 2017;
-  Maddison, Mnih and Teh, 2017);
-* :func:`straight_through_step` -- forward ``(x > threshold)`` as 0/1,
-  backward through ``sigmoid((x - threshold) / temperature)``.
-
-All three are written ``hard + (soft - soft.detach())``: ``soft - soft.detach()``
-is exactly zero in floating point, so the forward value is *exactly* the
-discrete one (``torch.nn.functional.gumbel_softmax`` writes
-``hard - soft.detach() + soft``, which can be off by one ulp), while the
-gradient is that of ``soft``.
-
-:class:`HardGateNetwork` uses them to select one of several base models per
-sample, and :class:`HardGateLoss` trains it. Example, in a plain torch loop::
+:class:`HardGateNetwork` uses it to pick one *candidate* per sample -- one of
+the base models, the prior, or the pool's vote -- and :class:`HardGateLoss`
+trains it. Example, in a plain torch loop::
 
     net = HardGateNetwork(n_features=4, n_estimators=3, n_outputs=1,
                           task="regression")
-    criterion = HardGateLoss("regression")
+    criterion = HardGateLoss("regression", "squared_error")
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     for xb, base_pred_b, yb in batches:   # base_pred_b: (n, 3, 1)
         opt.zero_grad()
@@ -43,30 +31,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._layers import ACTIVATIONS, make_mlp, weighted_mean
+from ._selection import CLASSIFICATION_LOSSES, PROBA_FLOOR, REGRESSION_LOSSES
 
-__all__ = [
-    "GumbelSoftmaxGate",
-    "HardGateLoss",
-    "HardGateNetwork",
-    "StraightThroughArgmax",
-    "StraightThroughStep",
-    "gumbel_softmax_hard",
-    "straight_through_argmax",
-    "straight_through_step",
-]
+__all__ = ["HardGateLoss", "HardGateNetwork", "straight_through_argmax"]
 
-GATES = ("straight_through", "gumbel")
-
-
-def _one_hot_argmax(scores: torch.Tensor, dim: int) -> torch.Tensor:
-    index = scores.argmax(dim=dim, keepdim=True)
-    return torch.zeros_like(scores).scatter_(dim, index, 1.0)
-
-
-def _straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
-    # forward: exactly `hard` (soft - soft.detach() is exactly 0);
-    # backward: the gradient of `soft`
-    return hard + (soft - soft.detach())
+# the candidates after the base models, in this order
+EXTRA_CANDIDATES = ("prior", "vote")
 
 
 def straight_through_argmax(
@@ -89,203 +59,61 @@ def straight_through_argmax(
     Tensor
         Same shape as ``logits``; exactly one 1 along ``dim``, zeros elsewhere.
         Ties go to the first maximum.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_nn.gating import straight_through_argmax
+    >>> logits = torch.tensor([[0.1, 2.0, -1.0]], requires_grad=True)
+    >>> straight_through_argmax(logits)
+    tensor([[0., 1., 0.]], grad_fn=<AddBackward0>)
     """
     soft = F.softmax(logits / temperature, dim=dim)
-    return _straight_through(_one_hot_argmax(logits, dim), soft)
-
-
-def gumbel_softmax_hard(
-    logits: torch.Tensor,
-    temperature: float = 1.0,
-    dim: int = -1,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """A one-hot sample from ``softmax(logits)`` with a Gumbel-softmax gradient.
-
-    ``k = argmax(logits + G)`` with ``G`` i.i.d. standard Gumbel noise is a
-    sample from ``softmax(logits)`` (the Gumbel-max trick); the backward pass
-    uses the relaxation ``softmax((logits + G) / temperature)``, which tends to
-    the one-hot sample as the temperature goes to 0 (with growing gradient
-    variance).
-
-    Parameters
-    ----------
-    logits : Tensor
-        Unnormalised log-probabilities.
-    temperature : float, default=1.0
-        Temperature of the relaxation.
-    dim : int, default=-1
-        Dimension over which one entry is sampled.
-    generator : torch.Generator, optional
-        Source of the noise; torch's global generator when None.
-
-    Returns
-    -------
-    Tensor
-        Same shape as ``logits``; exactly one 1 along ``dim``, zeros elsewhere.
-    """
-    tiny = torch.finfo(logits.dtype).tiny
-    exp_noise = torch.empty_like(logits).exponential_(generator=generator)
-    gumbels = -exp_noise.clamp_min(tiny).log()
-    perturbed = logits + gumbels
-    soft = F.softmax(perturbed / temperature, dim=dim)
-    return _straight_through(_one_hot_argmax(perturbed, dim), soft)
-
-
-def straight_through_step(
-    x: torch.Tensor, threshold: float = 0.0, temperature: float = 1.0
-) -> torch.Tensor:
-    """Binary step ``(x > threshold)`` with the gradient of a sigmoid.
-
-    Parameters
-    ----------
-    x : Tensor
-        Pre-activations.
-    threshold : float, default=0.0
-        Values strictly above it map to 1, the others to 0.
-    temperature : float, default=1.0
-        The backward pass uses ``sigmoid((x - threshold) / temperature)``.
-
-    Returns
-    -------
-    Tensor
-        Same shape and dtype as ``x`` with values in {0, 1}.
-    """
-    soft = torch.sigmoid((x - threshold) / temperature)
-    return _straight_through((x > threshold).to(x.dtype), soft)
-
-
-class StraightThroughArgmax(nn.Module):
-    """Module form of :func:`straight_through_argmax` (over the last dim).
-
-    Parameters
-    ----------
-    temperature : float, default=1.0
-        Temperature of the backward-pass softmax.
-    """
-
-    def __init__(self, temperature: float = 1.0):
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(self, logits):
-        return straight_through_argmax(logits, self.temperature)
-
-
-class GumbelSoftmaxGate(nn.Module):
-    """Hard Gumbel-softmax in training mode, deterministic argmax in eval mode.
-
-    Parameters
-    ----------
-    temperature : float, default=1.0
-        Temperature of the relaxation; a plain attribute, so a training loop
-        can anneal it (``gate.temperature = ...``) between epochs.
-    generator : torch.Generator, optional
-        Source of the Gumbel noise; torch's global generator when None.
-    """
-
-    def __init__(self, temperature: float = 1.0, generator=None):
-        super().__init__()
-        self.temperature = temperature
-        self.generator = generator
-
-    def forward(self, logits):
-        if self.training:
-            return gumbel_softmax_hard(
-                logits, self.temperature, generator=self.generator
-            )
-        return straight_through_argmax(logits, self.temperature)
-
-
-class StraightThroughStep(nn.Module):
-    """Module form of :func:`straight_through_step`: an exact 0/1 activation.
-
-    Parameters
-    ----------
-    threshold : float, default=0.0
-    temperature : float, default=1.0
-    """
-
-    def __init__(self, threshold: float = 0.0, temperature: float = 1.0):
-        super().__init__()
-        self.threshold = threshold
-        self.temperature = temperature
-
-    def forward(self, x):
-        return straight_through_step(x, self.threshold, self.temperature)
-
-
-# the lowest regression consensus (see HardGateNetwork.consensus)
-_MIN_REGRESSION_CONSENSUS = -1000.0
+    index = logits.argmax(dim=dim, keepdim=True)
+    hard = torch.zeros_like(logits).scatter_(dim, index, 1.0)
+    return hard + (soft - soft.detach())
 
 
 class HardGateNetwork(nn.Module):
-    """A gating MLP that picks exactly one base model per sample.
+    """A gating MLP that picks exactly one candidate per sample.
+
+    The candidates are the ``n_estimators`` base models whose outputs are
+    given, then the **prior** (a fixed output, the buffer ``prior``) and the
+    **vote** (the base outputs averaged with the buffer ``vote_weights``).
 
     Parameters
     ----------
     n_features : int
-        Width of the feature input ``x``.
+        Width of the feature input ``x`` (what the gate reads).
     n_estimators : int
-        Number of base models to choose from.
+        Number of base models.
     n_outputs : int
-        Classification: number of classes (the base predictions are class
+        Classification: number of classes (the base outputs are class
         probabilities). Regression: number of targets.
     task : {'classification', 'regression'}, default='regression'
     hidden_layer_sizes : sequence of int, default=(20,)
         Hidden layers of the gate MLP; ``()`` gives a linear gate.
     activation : str, default='relu'
         Hidden activation of the gate.
-    gate : {'straight_through', 'gumbel'}, default='straight_through'
-        'straight_through': forward argmax, backward softmax.
-        'gumbel': hard Gumbel-softmax samples in training mode, argmax in eval
-        mode.
-    temperature : float, default=1.0
-        Temperature of the softmax / Gumbel relaxation (an attribute that can
-        be changed between epochs).
-    gate_uses_predictions : bool, default=False
-        Feed the flattened base predictions to the gate next to ``x``.
-    consensus_weight : float, default=0.0
-        Add ``consensus_weight * consensus_e`` to the gate logit of each
-        model ``e`` (see :meth:`consensus`): the pool's weighted vote
-        (weights ``vote_weights``, a buffer set by :meth:`set_vote_weights`,
-        uniform until then). Classification: ``consensus_e`` is the log of
-        the probability the weighted pool gives to the class model ``e``
-        predicts. Regression: minus half the squared distance of model
-        ``e``'s prediction from the pool's weighted mean, relative to the
-        pool's weighted spread around that mean at the sample. A large weight
-        makes the gate follow the pool -- it picks a model that agrees with
-        the vote, or the one closest to the weighted mean -- and the learned
-        logits override that only where they differ by more than the
-        consensus gap times the weight. 0 (the default) leaves the logits as
-        the MLP computes them. The weight is a buffer (``consensus_weight``,
-        saved with the ``state_dict``), so it can be changed after training.
-    consensus_in_training : bool, default=True
-        Whether the consensus is added in training mode too. False trains the
-        MLP on its own and adds the consensus in eval mode only.
     output_activation : str or None, default=None
-        Regression only. None: the prediction is the chosen model's
-        prediction. Otherwise a learnable affine layer (``nn.Linear(n_outputs,
-        n_outputs)``, initialised to the identity) followed by this activation
-        is applied to each base prediction, e.g. 'tanh' for the
+        Regression only. None: the prediction is the chosen candidate's
+        output. Otherwise a learnable affine layer (``nn.Linear(n_outputs,
+        n_outputs)``, initialised to the identity) followed by this
+        activation is applied to each candidate's output, e.g. 'tanh' for the
         ``Dense(1, tanh)`` output layer of a Keras model.
-    proba_floor : float, default=1e-7
-        Classification only: base probabilities are clipped to
-        ``[proba_floor, 1]`` before the log, so that a base model that gives a
-        class probability 0 still has a finite log-loss.
 
     Notes
     -----
     ``forward(x, base_predictions)`` with ``base_predictions`` of shape
-    (n, n_estimators, n_outputs) returns ``(prediction, gate, gate_proba,
-    per_model)``: ``per_model`` (n, E, n_outputs) is each model's log-
-    probabilities (classification) or output (regression, after the output
-    layer), ``gate`` (n, E) is one-hot, ``prediction = sum_e gate_e *
-    per_model_e`` is exactly the chosen model's row (or the fallback set by
-    :meth:`set_fallback`), and ``gate_proba`` (n, E)
-    is the soft distribution behind the hard choice: ``softmax(logits /
-    temperature)`` for 'straight_through' (the softmax of its backward pass),
-    ``softmax(logits)`` for 'gumbel' (the distribution its samples follow).
+    (n, n_estimators, n_outputs) returns ``(prediction, gate, scores,
+    per_model)``: ``per_model`` (n, n_estimators + 2, n_outputs) is each
+    candidate's log-probabilities (classification; probabilities clipped at
+    1e-7) or output (regression, after the output layer), ``scores`` (n,
+    n_estimators + 2) the gate MLP's output, ``gate`` the one-hot argmax of
+    ``scores + preference`` (straight-through: its gradient is that of
+    ``softmax(scores + preference)``), and ``prediction = sum_c gate_c *
+    per_model_c`` exactly the chosen candidate's row. With an output layer a
+    fifth element holds the candidates' outputs before it.
     """
 
     def __init__(
@@ -296,21 +124,13 @@ class HardGateNetwork(nn.Module):
         task: str = "regression",
         hidden_layer_sizes: Sequence[int] = (20,),
         activation: str = "relu",
-        gate: str = "straight_through",
-        temperature: float = 1.0,
-        gate_uses_predictions: bool = False,
-        consensus_weight: float = 0.0,
-        consensus_in_training: bool = True,
         output_activation: str | None = None,
-        proba_floor: float = 1e-7,
     ):
         super().__init__()
         if task not in ("classification", "regression"):
             raise ValueError(
                 f"task must be 'classification' or 'regression', got {task!r}"
             )
-        if gate not in GATES:
-            raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
         if output_activation is not None and output_activation not in ACTIVATIONS:
             raise ValueError(
                 f"output_activation must be None or one of {sorted(ACTIVATIONS)}, "
@@ -318,27 +138,23 @@ class HardGateNetwork(nn.Module):
             )
         if output_activation is not None and task == "classification":
             raise ValueError("output_activation is only used for regression")
-        if not consensus_weight >= 0:
-            raise ValueError(f"consensus_weight must be >= 0, got {consensus_weight!r}")
         self.task = task
-        self.gate_kind = gate
-        self.temperature = temperature
-        self.gate_uses_predictions = gate_uses_predictions
-        self.proba_floor = proba_floor
-        self.consensus_in_training = consensus_in_training
+        self.n_estimators = n_estimators
         self.register_buffer(
             "vote_weights", torch.full((n_estimators,), 1.0 / n_estimators)
         )
-        self.register_buffer("consensus_weight", torch.tensor(float(consensus_weight)))
-        # set_fallback: 1 replaces every prediction by ``fallback``
-        self.register_buffer("fallback_weight", torch.tensor(0.0))
-        self.register_buffer("fallback", torch.zeros(n_outputs))
-        n_gate_inputs = n_features + (
-            n_estimators * n_outputs if gate_uses_predictions else 0
+        prior = torch.full((n_outputs,), 1.0 / n_outputs)
+        self.register_buffer(
+            "prior", prior if task == "classification" else torch.zeros(n_outputs)
         )
-        self.gate = make_mlp(
-            n_gate_inputs, hidden_layer_sizes, n_estimators, activation
-        )
+        n_candidates = n_estimators + len(EXTRA_CANDIDATES)
+        self.gate = make_mlp(n_features, hidden_layer_sizes, n_candidates, activation)
+        # the scores start at 0 for every candidate and input
+        with torch.no_grad():
+            self.gate[-1].weight.zero_()
+            self.gate[-1].bias.zero_()
+        # prefer_candidate: the margin added to one candidate's score
+        self.register_buffer("preference", torch.zeros(n_candidates))
         if output_activation is None:
             self.output_layer = None
         else:
@@ -348,62 +164,38 @@ class HardGateNetwork(nn.Module):
                 linear.bias.zero_()
             self.output_layer = nn.Sequential(linear, ACTIVATIONS[output_activation]())
 
-    def prefer_estimator(self, index: int, margin: float) -> None:
-        """Make the gate choose base model ``index`` for every input.
+    @property
+    def n_candidates(self) -> int:
+        return self.n_estimators + len(EXTRA_CANDIDATES)
 
-        The output layer's weights are set to zero and its bias to
-        ``margin`` for ``index`` and 0 for the other models, so the logits
-        are the same for every input and ``index`` wins by ``margin``. The
-        gate's hidden layers keep their (random) weights and training moves
-        the choice away from ``index`` only where the loss says another model
-        does better. ``margin=0`` gives equal logits (argmax ties go to the
-        first model).
-
-        Parameters
-        ----------
-        index : int
-            The base model to prefer, in ``range(n_estimators)``.
-        margin : float
-            How much larger its logit is than the others'.
-        """
-        last = self.gate[-1]
-        if not 0 <= index < last.out_features:
+    def prefer_candidate(self, index: int, margin: float) -> None:
+        """Add ``margin`` to candidate ``index``'s score (the buffer
+        ``preference``): another candidate is chosen only where its score is
+        higher by more than ``margin``."""
+        if not 0 <= index < self.n_candidates:
             raise ValueError(
-                f"index must be in range({last.out_features}), got {index!r}"
+                f"index must be in range({self.n_candidates}), got {index!r}"
+            )
+        if not margin >= 0:
+            raise ValueError(f"margin must be >= 0, got {margin!r}")
+        with torch.no_grad():
+            self.preference.zero_()
+            self.preference[index] = margin
+
+    def set_prior(self, prior) -> None:
+        """Set the prior candidate's output, shape (n_outputs,): class
+        probabilities (classification) or values (regression)."""
+        value = torch.as_tensor(prior, dtype=self.prior.dtype)
+        if value.shape != self.prior.shape or not torch.isfinite(value).all():
+            raise ValueError(
+                f"prior must be {self.prior.numel()} finite values, got "
+                f"{torch.as_tensor(prior).tolist()!r}"
             )
         with torch.no_grad():
-            last.weight.zero_()
-            last.bias.zero_()
-            last.bias[index] = margin
-
-    def set_fallback(self, prediction) -> None:
-        """Predict ``prediction`` for every sample, whatever the gate picks.
-
-        ``prediction`` (n_outputs,) is in the output's space: the class
-        log-probabilities for classification (the class prior's, say), the
-        values for regression. None predicts the chosen models' outputs again.
-        The gate, the soft gate and the per-model outputs are unchanged.
-        Stored as buffers (``fallback``, ``fallback_weight``), saved with the
-        ``state_dict``.
-        """
-        with torch.no_grad():
-            if prediction is None:
-                self.fallback.zero_()
-                self.fallback_weight.fill_(0.0)
-                return
-            value = torch.as_tensor(prediction, dtype=self.fallback.dtype)
-            if value.shape != self.fallback.shape:
-                raise ValueError(
-                    f"prediction must have shape {tuple(self.fallback.shape)}, "
-                    f"got {tuple(value.shape)}"
-                )
-            if not torch.isfinite(value).all():
-                raise ValueError("prediction must be finite")
-            self.fallback.copy_(value)
-            self.fallback_weight.fill_(1.0)
+            self.prior.copy_(value)
 
     def set_vote_weights(self, weights) -> None:
-        """Set the weights of the pool's vote read by :meth:`consensus`.
+        """Set the weights of the vote candidate.
 
         Parameters
         ----------
@@ -424,174 +216,154 @@ class HardGateNetwork(nn.Module):
         with torch.no_grad():
             self.vote_weights.copy_(weights / weights.sum())
 
-    def consensus(self, base_predictions):
-        """How much the pool's weighted vote agrees with each model.
+    def candidates(self, base_predictions):
+        """The candidates' raw outputs, shape (n, n_estimators + 2, n_outputs):
+        the base models', the prior's and the vote's."""
+        dtype = base_predictions.dtype
+        vote = torch.einsum("e,nek->nk", self.vote_weights.to(dtype), base_predictions)
+        prior = self.prior.to(dtype).expand(base_predictions.shape[0], -1)
+        return torch.cat(
+            [base_predictions, prior.unsqueeze(1), vote.unsqueeze(1)], dim=1
+        )
 
-        Classification: ``support = sum_e' vote_weights_e' * p_e'`` is the
-        pool's weighted class distribution; entry ``(i, e)`` of the result is
-        ``log(support_i[argmax_c p_e(c | x_i)])``, so models that predict the
-        same class get the same value. Regression: with ``m_i = sum_e'
-        vote_weights_e' * p_e'(x_i)`` the pool's weighted mean and ``s_i =
-        sum_e' vote_weights_e' * ||p_e'(x_i) - m_i||^2`` its weighted spread
-        around it, entry ``(i, e)`` is ``-||p_e(x_i) - m_i||^2 / (2 s_i)``
-        (0 where the pool agrees exactly, at least -1000): the model closest
-        to the weighted mean scores highest, whatever the scale of the
-        target.
+    def outputs(self, candidates):
+        """What a candidate predicts, from its raw output: log-probabilities
+        (classification) or the output layer's values (regression)."""
+        if self.task == "classification":
+            return torch.log(candidates.clamp(min=PROBA_FLOOR, max=1))
+        if self.output_layer is not None:
+            return self.output_layer(candidates)
+        return candidates
 
-        Parameters
-        ----------
-        base_predictions : Tensor of shape (n, n_estimators, n_outputs)
-            The base models' class probabilities (classification) or
-            predictions (regression).
-
-        Returns
-        -------
-        Tensor of shape (n, n_estimators)
-        """
-        weights = self.vote_weights.to(base_predictions.dtype)
-        if self.task == "regression":
-            mean = torch.einsum("e,nek->nk", weights, base_predictions)
-            deviation = base_predictions - mean.unsqueeze(1)
-            # the ratio below does not depend on the scale: dividing by each
-            # sample's largest deviation first keeps the squares from
-            # overflowing (or underflowing) for targets of any size
-            tiny = torch.finfo(base_predictions.dtype).tiny
-            largest = deviation.abs().amax(dim=(1, 2), keepdim=True)
-            deviation = deviation / largest.clamp(min=tiny)
-            distance = deviation.square().sum(dim=2)
-            spread = torch.einsum("e,ne->n", weights, distance).unsqueeze(1)
-            # bounded like the classifier's log-support (a model whose squared
-            # distance is 2000 spreads is out either way), so a weight of 0
-            # still adds exactly 0
-            return (-0.5 * distance / spread.clamp(min=tiny)).clamp(
-                min=_MIN_REGRESSION_CONSENSUS
-            )
-        support = torch.einsum("e,nec->nc", weights, base_predictions)
-        chosen = base_predictions.argmax(dim=2)
-        return torch.log(support.gather(1, chosen).clamp(min=self.proba_floor))
-
-    def select(self, logits):
-        """The one-hot gate for ``logits`` (Gumbel noise only in training)."""
-        if self.gate_kind == "gumbel" and self.training:
-            return gumbel_softmax_hard(logits, self.temperature)
-        return straight_through_argmax(logits, self.temperature)
+    def scores(self, x):
+        """The gate's scores, shape (n, n_candidates): the MLP's output plus
+        ``preference``. The chosen candidate has the highest score."""
+        return self.gate(x) + self.preference.to(x.dtype)
 
     def forward(self, x, base_predictions):
-        gate, gate_proba, per_model = self._gate_and_models(x, base_predictions)
-        # with a one-hot gate this is exactly the chosen model's row
+        gate, scores, per_model, *before = self._gate_and_models(x, base_predictions)
+        # with a one-hot gate this is exactly the chosen candidate's row
         prediction = torch.einsum("ne,nek->nk", gate, per_model)
-        # a fallback weight of 0 (or 1) keeps exactly that row (or the
-        # fallback): both terms are finite
-        f = self.fallback_weight.to(prediction.dtype)
-        prediction = (1 - f) * prediction + f * self.fallback.to(prediction.dtype)
-        return prediction, gate, gate_proba, per_model
+        return prediction, gate, scores, per_model, *before
 
     def forward_train(self, x, base_predictions):
         """:meth:`forward` without the prediction (``None`` in its place).
 
         Training calls this instead of :meth:`forward` (see
         ``sklearn_nn._net``): :class:`HardGateLoss` reads only the gate, the
-        soft gate and the per-model outputs.
+        scores and the per-candidate outputs.
         """
         return (None, *self._gate_and_models(x, base_predictions))
 
     def _gate_and_models(self, x, base_predictions):
-        if self.gate_uses_predictions:
-            gate_input = torch.cat([x, base_predictions.flatten(1)], dim=1)
-        else:
-            gate_input = x
-        logits = self.gate(gate_input)
-        if self.consensus_in_training or not self.training:
-            # a weight of 0 adds exactly 0 (the consensus is finite)
-            weight = self.consensus_weight.to(logits.dtype)
-            logits = logits + weight * self.consensus(base_predictions)
-        gate = self.select(logits)
-        if self.gate_kind == "gumbel":
-            gate_proba = F.softmax(logits, dim=1)
-        else:
-            gate_proba = F.softmax(logits / self.temperature, dim=1)
-        if self.task == "classification":
-            per_model = torch.log(base_predictions.clamp(min=self.proba_floor, max=1))
-        elif self.output_layer is not None:
-            per_model = self.output_layer(base_predictions)
-        else:
-            per_model = base_predictions
-        return gate, gate_proba, per_model
+        raw = self.gate(x)
+        gate = straight_through_argmax(raw + self.preference.to(raw.dtype))
+        candidates = self.candidates(base_predictions)
+        per_model = self.outputs(candidates)
+        if self.output_layer is None:
+            return gate, raw, per_model
+        # the candidates' outputs before the output layer, from which the
+        # gate's targets are computed (fixed while the output layer trains)
+        return gate, raw, per_model, candidates
 
 
 class HardGateLoss(nn.Module):
-    """Loss of the model chosen by a one-hot gate.
+    """What trains a hard gate: each candidate's selection loss, predicted.
 
-    Each base model's per-sample loss ``L_e`` is computed (classification:
-    ``-log p_e(y)``; regression: mean squared error over the outputs) and the
-    loss of the chosen model is ``sum_e gate_e * L_e``. Its straight-through
-    gradient with respect to the gate logits is the gradient of
-    ``sum_e softmax_e * L_e``, the expected loss under the soft gate: it moves
-    probability towards the models whose loss is below the
-    (softmax-weighted) average.
+    Each candidate's per-sample loss ``L_c`` is computed from the network's
+    per-candidate outputs (``selection_loss``). The gate's MLP is trained as
+    a regression of each candidate's *advantage* over the preferred candidate
+    ``b``, ``L_b - L_c``, on the sample's features (mean squared error over
+    the candidates). Its population minimiser at an input ``x`` is ``E[L_b -
+    L_c | x]``, so the one-hot gate, the argmax of these scores plus the
+    preference margin (``HardGateNetwork.prefer_candidate``), picks the
+    candidate of least expected loss at ``x`` -- except that it keeps ``b``
+    unless another candidate's expected loss is lower by more than the
+    margin. The differences to ``b`` cancel what every candidate shares (a
+    sample on which all of them are wrong says nothing about the choice).
 
-    In training mode the *value* returned is that expected loss under
-    ``gate_proba`` (with the gradient of the hard loss): the hard loss is
-    piecewise constant in the gate's weights, so it stalls while the gate is
-    still moving towards a better choice, and a convergence test on it
-    would stop training too early. In eval mode (validation) the value is
-    the hard loss of the chosen models.
+    In training mode the value returned is that mean squared error (weighted
+    mean over the samples); a regression output layer (``output_activation``)
+    gets the gradient of the chosen candidates' loss, and the advantages are
+    then those of the candidates' outputs before it (the fifth element of
+    the network's output), so that the gate's targets stay fixed while it
+    trains. In eval mode
+    (validation) the value is the loss of the chosen candidates.
 
     Parameters
     ----------
     task : {'classification', 'regression'}
-    misclassification_cost : float, default=0.0
-        Classification only: added to a model's loss on a sample when its most
-        probable class is wrong, ``L_e = -log p_e(y) + cost * [argmax p_e !=
-        y]``. With a cost well above the typical log-loss the gate learns
-        where each model is *right* and the log-loss only decides between
-        models that are both right or both wrong; with 0 it prefers the most
-        confident correct model, which can cost accuracy when the models'
-        confidences are not comparable (a k-NN's probability 1 against an
-        SVM's Platt-scaled 0.9). The indicator has no gradient of its own:
-        it changes which models the soft gate's gradient favours.
+    selection_loss : str
+        Classification: 'zero_one' (1 where the candidate's most probable
+        class is wrong) or 'log_loss'. Regression: 'squared_error' or
+        'absolute_error' (means over the outputs).
+    preferred : int, default=0
+        The candidate ``b`` the advantages are measured from.
+    scale : float, default=1.0
+        Regression losses are divided by it (the target's variance or mean
+        absolute deviation), so that the margin does not depend on units.
 
     ``forward(y_pred, target, weight=None)`` takes the output tuple of
     :class:`HardGateNetwork` and returns the weighted mean loss.
     """
 
-    def __init__(self, task: str, misclassification_cost: float = 0.0):
+    def __init__(
+        self,
+        task: str,
+        selection_loss: str,
+        preferred: int = 0,
+        scale: float = 1.0,
+    ):
         super().__init__()
         if task not in ("classification", "regression"):
             raise ValueError(
                 f"task must be 'classification' or 'regression', got {task!r}"
             )
-        if misclassification_cost < 0:
+        losses = (
+            CLASSIFICATION_LOSSES if task == "classification" else REGRESSION_LOSSES
+        )
+        if selection_loss not in losses:
             raise ValueError(
-                f"misclassification_cost must be >= 0, got {misclassification_cost!r}"
+                f"selection_loss must be one of {losses} for {task}, got "
+                f"{selection_loss!r}"
             )
-        if misclassification_cost and task != "classification":
-            raise ValueError("misclassification_cost is only used for classification")
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale!r}")
         self.task = task
-        self.misclassification_cost = misclassification_cost
+        self.selection_loss = selection_loss
+        self.preferred = int(preferred)
+        self.scale = float(scale)
 
     def per_model(self, per_model, target):
-        """Each model's loss on each sample, shape (n, E)."""
-        if self.task == "classification":
+        """Each candidate's loss on each sample, shape (n, C)."""
+        if self.selection_loss == "zero_one":
+            wrong = per_model.argmax(dim=2) != target.view(-1, 1)
+            return wrong.to(per_model.dtype)
+        if self.selection_loss == "log_loss":
             index = target.view(-1, 1, 1).expand(-1, per_model.shape[1], 1)
-            losses = -per_model.gather(2, index).squeeze(2)
-            if self.misclassification_cost:
-                wrong = per_model.argmax(dim=2) != target.view(-1, 1)
-                losses = losses + self.misclassification_cost * wrong.to(losses.dtype)
-            return losses
-        return (per_model - target.unsqueeze(1)).square().mean(dim=2)
+            return -per_model.gather(2, index).squeeze(2)
+        residual = per_model - target.unsqueeze(1)
+        if self.selection_loss == "squared_error":
+            return residual.square().mean(dim=2) / self.scale
+        return residual.abs().mean(dim=2) / self.scale
 
     def per_sample(self, y_pred, target):
-        """The chosen model's loss on each sample, shape (n,)."""
+        """The chosen candidate's loss on each sample, shape (n,)."""
         _, gate, _, per_model = y_pred
         return (gate * self.per_model(per_model, target)).sum(dim=1)
 
     def forward(self, y_pred, target, weight=None):
-        _, gate, gate_proba, per_model = y_pred
+        _, gate, scores, per_model, *before_output_layer = y_pred
         losses = self.per_model(per_model, target)
-        hard = weighted_mean((gate * losses).sum(dim=1), weight)
         if not self.training:
-            return hard
-        expected = weighted_mean((gate_proba * losses).sum(dim=1), weight)
-        # value: the expected loss; gradient: the hard (straight-through) one
-        return expected.detach() + (hard - hard.detach())
+            return weighted_mean((gate * losses).sum(dim=1), weight)
+        if before_output_layer:
+            fixed = self.per_model(before_output_layer[0], target).detach()
+        else:
+            fixed = losses.detach()
+        advantage = fixed[:, [self.preferred]] - fixed
+        surrogate = weighted_mean((scores - advantage).square().mean(dim=1), weight)
+        # the chosen candidates' loss trains what the losses depend on (a
+        # regression output layer); it adds nothing to the value
+        chosen = weighted_mean((gate.detach() * losses).sum(dim=1), weight)
+        return surrogate + (chosen - chosen.detach())
