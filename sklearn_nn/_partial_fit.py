@@ -10,8 +10,10 @@ torch's generators) carry over from call to call, so that calling
 ``partial_fit(X, y)`` ``k`` times trains the same network as
 ``fit(X, y)`` with ``max_epochs=k`` (and no early stopping).
 
-The hard gates do not take these mixins: their base models are fitted in
-``fit`` by cross-validation, which a chunk at a time cannot do.
+The hard gates take them only where the gate alone learns (``cv='prefit'``
+or ``base_output_columns``, through ``available_if``): their base models are
+otherwise fitted in ``fit`` by cross-validation, which a chunk at a time
+cannot do.
 """
 
 from __future__ import annotations

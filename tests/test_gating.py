@@ -982,3 +982,47 @@ def test_regressor_real_data_cv_at_or_above_the_single_best_base_model(capsys):
     with capsys.disabled():
         print(f"\ndiabetes R^2: single best {best:.4f}, gate {gate:.4f}")
     assert gate >= best - 0.005, (gate, best)
+
+
+# ------------------------------------------------------------- partial_fit
+def test_partial_fit_only_where_the_gate_alone_learns():
+    X, y, _ = two_regions(300, 0)
+    gate = HardGateClassifier()
+    assert not hasattr(gate, "partial_fit")
+    with pytest.raises(AttributeError) as info:
+        gate.partial_fit(X, y, classes=[0, 1])
+    assert "cv='prefit'" in str(info.value.__cause__)
+    assert "base_output_columns" in str(info.value.__cause__)
+    assert hasattr(HardGateClassifier(cv="prefit"), "partial_fit")
+    assert hasattr(HardGateRegressor(base_output_columns=[0]), "partial_fit")
+
+
+def test_partial_fit_chunks_equal_fit_epochs_and_keep_the_candidates():
+    X, y, _ = two_regions(400, 0)
+    pool = [
+        (name, est.fit(X[:100], y[:100]))
+        for name, est in [("logreg", LogisticRegression()), ("nb", GaussianNB())]
+    ]
+    kw = dict(estimators=pool, cv="prefit", random_state=0, dtype="float64")
+    gate = HardGateClassifier(**kw)
+    for k in range(4):
+        gate.partial_fit(X[100:250], y[100:250], classes=[0, 1] if k == 0 else None)
+    fitted = HardGateClassifier(max_epochs=4, tol=0, n_iter_no_change=99, **kw)
+    fitted.fit(X[100:250], y[100:250])
+    assert gate.n_iter_ == 4
+    np.testing.assert_allclose(gate.loss_curve_, fitted.loss_curve_)
+    np.testing.assert_array_equal(gate.predict_proba(X), fitted.predict_proba(X))
+    # a later chunk trains the gate; the candidates stay the first chunk's
+    prior, vote, best = gate.prior_, gate.vote_weights_, gate.best_candidate_
+    gate.partial_fit(X[250:][y[250:] == 1], y[250:][y[250:] == 1])
+    np.testing.assert_array_equal(gate.prior_, prior)
+    np.testing.assert_array_equal(gate.vote_weights_, vote)
+    assert gate.best_candidate_ == best and gate.n_iter_ == 5
+    with pytest.raises(ValueError, match="classes must be passed"):
+        HardGateClassifier(**kw).partial_fit(X, y)
+    # a regressor on precomputed outputs
+    Xp, yp, _ = seed_precomputed_regression(300)
+    reg = HardGateRegressor(base_output_columns=[2, 3, 4], random_state=0)
+    for chunk in np.array_split(np.arange(300), 3):
+        reg.partial_fit(Xp[chunk], yp[chunk])
+    assert reg.n_iter_ == 3 and reg.predict(Xp).shape == (300,)

@@ -17,7 +17,13 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.base import (
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    clone,
+    is_classifier,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -26,7 +32,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.metaestimators import _BaseComposition, available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from .._base import (
@@ -43,6 +49,7 @@ from .._base import (
 )
 from .._layers import ACTIVATIONS, layer_sizes
 from .._net import TensorBatches
+from .._partial_fit import ClassifierPartialFitMixin, RegressorPartialFitMixin
 from ..exceptions import BaseModelSampleWeightWarning, _warn
 from . import _selection
 from ._base_models import (
@@ -270,7 +277,10 @@ class _HardGateMixin:
         else:
             self.base_output_columns_ = self.gate_columns_ = None
             X_gate, base, names = X, self._out_of_fold_outputs(X, y, weight, rng), None
-        self._fit_candidates(base, target, weight, names)
+        if not self._fit_call.warm:
+            # a warm fit (warm_start, partial_fit's later calls) trains the
+            # same network further: its candidates stay those of the first
+            self._fit_candidates(base, target, weight, names)
         return TensorBatches(
             (
                 _as_tensor(X_gate, self._numpy_dtype),
@@ -455,6 +465,19 @@ class _HardGateMixin:
             _check_finite_output(name, out, "its predictions of X")
             outputs.append(out)
         return np.stack(outputs, 1)
+
+    def _gate_alone_learns(self):
+        """``partial_fit`` exists where the gate alone learns: base models
+        fitted elsewhere (``cv='prefit'``) or their outputs in columns of X."""
+        if self.cv == "prefit" or self.base_output_columns is not None:
+            return True
+        raise AttributeError(
+            f"{type(self).__name__}.partial_fit trains the gate alone, so it "
+            "needs base models fitted elsewhere: cv='prefit' with fitted "
+            "estimators, or their outputs in columns of X (base_output_columns). "
+            f"With cv={self.cv!r} the base models are fitted by cross-validation "
+            "in fit, which one chunk at a time cannot do."
+        )
 
     # predict --------------------------------------------------------------
     def _gate_logits(self, X):
@@ -700,7 +723,11 @@ def _shared_doc(cls, **values):
 
 
 class HardGateClassifier(
-    ClassifierMixin, _HardGateMixin, NeuralClassifierBase, _BaseComposition
+    ClassifierMixin,
+    ClassifierPartialFitMixin,
+    _HardGateMixin,
+    NeuralClassifierBase,
+    _BaseComposition,
 ):
     """Dynamic model selection: a trained hard gate picks one candidate per sample.
 
@@ -847,6 +874,39 @@ class HardGateClassifier(
     def _build_module(self):
         return self._network(len(self.classes_))
 
+    @available_if(_HardGateMixin._gate_alone_learns)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train the gate on one chunk of data: one pass in mini-batches.
+
+        Only where the gate alone learns: with ``cv='prefit'`` (fitted base
+        models) or ``base_output_columns`` (their outputs in columns of
+        ``X``); otherwise the method does not exist (``hasattr`` is False and
+        calling it raises an AttributeError that says why: the base models'
+        cross-validation needs all the data). The first call fits the
+        candidates from its chunk (``prior_``, ``vote_weights_``,
+        ``best_candidate_``) and builds the gate; each later call trains the
+        gate one more epoch on its chunk, the optimizer's state included,
+        with the candidates kept. ``early_stopping`` does not apply.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One chunk of the training data.
+        y : array-like of shape (n_samples,)
+            Its labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every label any chunk may hold; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of this chunk.
+
+        Returns
+        -------
+        self : object
+            The estimator, its gate trained one more epoch.
+        """
+        return self._classifier_partial_fit(X, y, classes, sample_weight)
+
     def predict_log_proba(self, X):
         """Log of the class probabilities of the chosen candidates.
 
@@ -892,7 +952,11 @@ _shared_doc(
 
 
 class HardGateRegressor(
-    RegressorMixin, _HardGateMixin, NeuralRegressorBase, _BaseComposition
+    RegressorMixin,
+    RegressorPartialFitMixin,
+    _HardGateMixin,
+    NeuralRegressorBase,
+    _BaseComposition,
 ):
     """Dynamic model selection: a trained hard gate picks one candidate per sample.
 
@@ -1047,6 +1111,37 @@ default=None
 
     def _build_module(self):
         return self._network(self.n_outputs_, output_activation=self.output_activation)
+
+    @available_if(_HardGateMixin._gate_alone_learns)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train the gate on one chunk of data: one pass in mini-batches.
+
+        Only where the gate alone learns: with ``cv='prefit'`` (fitted base
+        models) or ``base_output_columns`` (their outputs in columns of
+        ``X``); otherwise the method does not exist (``hasattr`` is False and
+        calling it raises an AttributeError that says why: the base models'
+        cross-validation needs all the data). The first call fits the
+        candidates from its chunk (``prior_``, ``vote_weights_``,
+        ``best_candidate_``) and builds the gate; each later call trains the
+        gate one more epoch on its chunk, the optimizer's state included,
+        with the candidates kept. ``early_stopping`` does not apply.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One chunk of the training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of this chunk.
+
+        Returns
+        -------
+        self : object
+            The estimator, its gate trained one more epoch.
+        """
+        return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
         """The chosen candidates' predictions.
