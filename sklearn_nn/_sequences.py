@@ -26,9 +26,9 @@ whose every channel equals ``v`` (Keras' ``Masking(mask_value=v)``, trailing
 steps only). A sequence's length is the index of its last real step plus
 one, so more trailing padding never changes it. NaN before the last real
 step is a *missing value* (not observed then) where the estimator reads them
-(``allow_missing``: the sequence classifier, the scaler) and an error
-elsewhere; an all-padding sequence, ``inf`` and channel counts that differ
-are errors.
+(``allow_missing``: the sequence classifier, the pair models' sequence towers,
+the scaler) and an error elsewhere; an all-padding sequence, ``inf`` and
+channel counts that differ are errors.
 
 **Token sequences** follow Keras' ``Embedding(mask_zero=True)``: token 0 is
 padding *wherever it is* -- leading (Keras' ``pad_sequences`` default),
@@ -55,13 +55,16 @@ from .exceptions import InnerPaddingTokenWarning, ZeroPaddingWarning, _warn
 
 __all__ = [
     "PaddedSequences",
+    "check_missing_and_times",
     "check_padding_value",
     "check_sequences",
+    "check_time_channel_parameters",
     "is_pair_list",
     "is_sequence_list",
     "read_float_sequences",
     "read_token_sequences",
     "restore_layout",
+    "uses_missing_inputs",
 ]
 
 # the zero-padding warning: fires when at least this fraction of the
@@ -317,6 +320,104 @@ def _float_lengths(values, name, padding_value, allow_missing=False):
             "estimator; impute missing values inside a sequence first."
         )
     return lengths.astype(np.int64)
+
+
+# ------------------------------------------------- missing values and times
+def check_time_channel_parameters(time_channel, missing_values, vocab_size):
+    """The ``time_channel`` settings that are errors before any data is read.
+
+    Shared by every estimator with ``missing_values`` and ``time_channel``
+    parameters (the sequence classifier, the pair models' sequence towers).
+    """
+    if time_channel is not None and missing_values == "error":
+        raise ValueError(
+            "time_channel is read through the missing-value inputs (the time "
+            "since each channel was observed), which missing_values='error' "
+            "turns off; use missing_values='auto' or 'indicators'."
+        )
+    if time_channel is not None and vocab_size is not None:
+        raise ValueError(
+            "time_channel names a channel of float sequences; token "
+            "sequences (vocab_size set) have none."
+        )
+
+
+def check_missing_and_times(
+    seqs: PaddedSequences, *, time_channel, indicators=None, name="X", estimator=""
+) -> bool:
+    """Check the observation times of float sequences and find missing values.
+
+    Parameters
+    ----------
+    seqs : PaddedSequences
+        Float sequences read with ``allow_missing=True``.
+    time_channel : int or None
+        The channel that holds each step's observation time: it must exist,
+        leave at least one other channel, have no NaN at a real step and
+        not decrease within a sequence.
+    indicators : bool or None, default=None
+        None while fitting; afterwards whether the fitted network reads the
+        missing-value inputs: without them a missing value is an error.
+    name : str, default='X'
+        Name of the sequences in messages (e.g. ``'X (left items)'``).
+    estimator : str, default=''
+        Name of the estimator in messages.
+
+    Returns
+    -------
+    bool
+        Whether a channel other than the time channel has a missing value
+        (NaN at a real step).
+    """
+    real = np.arange(seqs.values.shape[1])[None, :] < seqs.lengths[:, None]
+    channels = seqs.values.shape[2]
+    values = seqs.values
+    if time_channel is not None:
+        if time_channel >= channels:
+            raise ValueError(
+                f"time_channel={time_channel}, but the sequences have "
+                f"{channels} channels (0..{channels - 1}) in {name}."
+            )
+        if channels < 2:
+            raise ValueError(
+                "time_channel needs at least one channel besides the times; "
+                f"the sequences in {name} have 1 channel."
+            )
+        times = values[:, :, time_channel]
+        if np.isnan(times[real]).any():
+            i = int(np.argwhere(np.isnan(times) & real)[0][0])
+            raise ValueError(
+                f"{name}[{i}] has no time (NaN in time_channel={time_channel}) at "
+                "a real step; every step needs its observation time."
+            )
+        steps = np.diff(times, axis=1)
+        if (steps[real[:, 1:]] < 0).any():
+            i = int(np.argwhere((steps < 0) & real[:, 1:])[0][0])
+            raise ValueError(
+                f"{name}[{i}]'s times (channel {time_channel}) decrease; the steps "
+                "of a sequence must be in the order of their times."
+            )
+        values = np.delete(values, time_channel, axis=2)
+    nan_step = np.isnan(values).any(axis=2)
+    missing = bool(nan_step.any())
+    if missing and indicators is not None and not indicators:
+        i, t = (int(v) for v in np.argwhere(nan_step)[0])
+        raise ValueError(
+            f"{name}[{i}] has NaN at step {t}, before its last real step, but "
+            f"{estimator} was fitted on sequences without missing values. Fit "
+            "with missing_values='indicators' to read them."
+        )
+    return missing
+
+
+def uses_missing_inputs(missing_values, missing, time_channel) -> bool:
+    """Whether a network reads the missing-value inputs
+    (:class:`~sklearn_nn._layers.ObservedInputs`): ``missing_values``
+    resolved, given whether the training sequences have ``missing``
+    values."""
+    return missing_values == "indicators" or (
+        missing_values == "auto" and (missing or time_channel is not None)
+    )
 
 
 def warn_zero_padding(seqs: PaddedSequences, estimator_name: str, name="X"):

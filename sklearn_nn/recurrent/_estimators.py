@@ -32,7 +32,14 @@ from .._layers import (
 )
 from .._net import LengthBucketIterator, TensorBatches
 from .._partial_fit import ClassifierPartialFitMixin
-from .._sequences import PaddedSequences, check_padding_value, check_sequences
+from .._sequences import (
+    PaddedSequences,
+    check_missing_and_times,
+    check_padding_value,
+    check_sequences,
+    check_time_channel_parameters,
+    uses_missing_inputs,
+)
 from ._early import decide_early, early_scores
 from ._modules import SequenceClassifierRNN, TargetReplicationLoss, step_mask
 from ._readout import fit_ridge_readout
@@ -613,48 +620,15 @@ class TargetReplicationLSTMClassifier(
     def _check_missing_and_times(self, seqs, *, reset):
         """Sets (``reset``) or applies ``missing_indicators_``; checks the
         time channel."""
-        real = np.arange(seqs.values.shape[1])[None, :] < seqs.lengths[:, None]
-        channels = seqs.values.shape[2]
-        time_channel = self.time_channel
-        if time_channel is not None:
-            if time_channel >= channels:
-                raise ValueError(
-                    f"time_channel={time_channel}, but the sequences have "
-                    f"{channels} channels (0..{channels - 1})."
-                )
-            if channels < 2:
-                raise ValueError(
-                    "time_channel needs at least one channel besides the times; "
-                    "the sequences have 1 channel."
-                )
-            times = seqs.values[:, :, time_channel]
-            if np.isnan(times[real]).any():
-                i = int(np.argwhere(np.isnan(times) & real)[0][0])
-                raise ValueError(
-                    f"X[{i}] has no time (NaN in time_channel={time_channel}) at a "
-                    "real step; every step needs its observation time."
-                )
-            steps = np.diff(times, axis=1)
-            if (steps[real[:, 1:]] < 0).any():
-                i = int(np.argwhere((steps < 0) & real[:, 1:])[0][0])
-                raise ValueError(
-                    f"X[{i}]'s times (channel {time_channel}) decrease; the steps "
-                    "of a sequence must be in the order of their times."
-                )
-        values = seqs.values
-        if time_channel is not None:
-            values = np.delete(values, time_channel, axis=2)
-        missing = bool(np.isnan(values).any())
+        missing = check_missing_and_times(
+            seqs,
+            time_channel=self.time_channel,
+            indicators=None if reset else self.missing_indicators_,
+            estimator=type(self).__name__,
+        )
         if reset:
-            self.missing_indicators_ = self.missing_values == "indicators" or (
-                self.missing_values == "auto" and (missing or time_channel is not None)
-            )
-        elif missing and not self.missing_indicators_:
-            i, t = (int(v) for v in np.argwhere(np.isnan(values).any(axis=2))[0])
-            raise ValueError(
-                f"X[{i}] has NaN at step {t}, before its last real step, but "
-                f"{type(self).__name__} was fitted on sequences without missing "
-                "values. Fit with missing_values='indicators' to read them."
+            self.missing_indicators_ = uses_missing_inputs(
+                self.missing_values, missing, self.time_channel
             )
 
     def _resolve_architecture(self, longest=None):
@@ -716,17 +690,9 @@ class TargetReplicationLSTMClassifier(
     def _check_parameters(self):
         if not (isinstance(self.conv_filters, str) and self.conv_filters == "auto"):
             layer_sizes(self.conv_filters, "conv_filters")
-        if self.time_channel is not None and self.missing_values == "error":
-            raise ValueError(
-                "time_channel is read through the missing-value inputs (the time "
-                "since each channel was observed), which missing_values='error' "
-                "turns off; use missing_values='auto' or 'indicators'."
-            )
-        if self.time_channel is not None and self.vocab_size is not None:
-            raise ValueError(
-                "time_channel names a channel of float sequences; token "
-                "sequences (vocab_size set) have none."
-            )
+        check_time_channel_parameters(
+            self.time_channel, self.missing_values, self.vocab_size
+        )
         if 0 < self.random_features < 84:
             raise ValueError(
                 "random_features must be 0 (none) or at least 84 (one feature "
