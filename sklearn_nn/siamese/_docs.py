@@ -48,7 +48,27 @@ _PAIR_PARAMETERS_DOC = """n_left_features : int or None, default=None
     padding_value : float or None, default=None
         Float sequences: trailing steps whose every channel equals it are
         padding (Keras' ``Masking(mask_value)``); trailing all-NaN steps are
-        padding in any case."""
+        padding in any case.
+    missing_values : {'auto', 'indicators', 'error'}, default='auto'
+        Float sequences: NaN in a channel at a step inside a sequence means
+        "not observed then". With 'indicators' each channel reaches the tower
+        as its last observed value (the training mean before the first
+        observation), an observed mask and the time since it was observed
+        (computed inside the towers, so ONNX export and skops carry it). The
+        means and the time scale are fitted on the training pairs' items:
+        both sides' steps together with ``shared_weights=True`` (one tower
+        reads both), each side's own with two towers. 'auto' uses the
+        indicators (in both towers) when the training sequences of either
+        side hold such NaN or ``time_channel`` is set; 'error' makes NaN
+        inside a sequence an error. As
+        :class:`~sklearn_nn.TargetReplicationLSTMClassifier`'s; see
+        :ref:`clinical_pairs`.
+    time_channel : int or None, default=None
+        Float sequences: the channel holding each step's observation time
+        (days, hours, an age), the same channel on both sides. It is removed
+        from the channels and gives the time since each channel was last
+        observed. Times must be given at every real step and must not
+        decrease within a sequence."""
 
 _NEGATIVES_DOC = """negatives : {'auto', 'none'}, default='auto'
         'auto': when fewer than 10% of the (weighted) training pairs are
@@ -68,6 +88,9 @@ _PAIR_ATTRIBUTES_DOC = """n_features_in_ : int
         Number of columns of the left item.
     vocab_size_ : int
         Number of token ids (token sequences only).
+    missing_indicators_ : bool
+        Whether the towers read the missing-value inputs (``missing_values``
+        resolved; False for MLP towers and token sequences).
     embedding_spread_ : float or None
         Spread of the training items' embeddings (the smaller of the two
         sides): the mean distance between the embeddings of different items,

@@ -26,15 +26,18 @@ from .._base import (
     _check_label_types,
     _to_numpy,
 )
-from .._layers import ACTIVATIONS, POOLINGS, layer_sizes
+from .._layers import ACTIVATIONS, POOLINGS, ObservedInputs, layer_sizes
 from .._partial_fit import ClassifierPartialFitMixin, RegressorPartialFitMixin
 from .._rows import RowBlocks, is_row_source
 from .._sequences import (
     PaddedSequences,
+    check_missing_and_times,
     check_padding_value,
+    check_time_channel_parameters,
     is_pair_list,
     read_float_sequences,
     read_token_sequences,
+    uses_missing_inputs,
     warn_inner_token_zeros,
     warn_zero_padding,
 )
@@ -69,6 +72,8 @@ _SIAMESE_CONSTRAINTS = {
     "conv_filters": ["array-like"],
     "conv_kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
     "padding_value": [numbers.Real, None],
+    "missing_values": [StrOptions({"auto", "indicators", "error"})],
+    "time_channel": [Interval(numbers.Integral, 0, None, closed="left"), None],
     "distance": [StrOptions(set(DISTANCES))],
     "margin": [Interval(numbers.Real, 0, None, closed="neither")],
     "negatives": [StrOptions({"auto", "none"})],
@@ -97,6 +102,9 @@ class _SiameseMixin(TransformerMixin):
     def _validate_fit_data(self, X, y, *, reset):
         if self._sequence_tower:
             return self._read_pairs(X, reset=reset, y=y)
+        if reset:
+            # feature vectors, where NaN is an error
+            self.missing_indicators_ = False
         if is_pair_list(X):
             raise ValueError(self._pair_list_message())
         if is_row_source(X):
@@ -145,25 +153,53 @@ class _SiameseMixin(TransformerMixin):
                 "padding_value marks padding in sequences, which need a sequence "
                 "tower (tower='gru' or tower='lstm'), but tower='mlp'."
             )
+        check_time_channel_parameters(
+            self.time_channel, self.missing_values, self.vocab_size
+        )
+        if self.time_channel is not None and not self._sequence_tower:
+            raise ValueError(
+                "time_channel names a channel of sequences, which need a sequence "
+                "tower (tower='gru' or tower='lstm'), but tower='mlp'."
+            )
         layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         layer_sizes(self.conv_filters, "conv_filters")
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN in some channels of a step of a sequence is a missing value
+        tags.input_tags.allow_nan = (
+            self._sequence_tower
+            and self.vocab_size is None
+            and self.missing_values != "error"
+        )
+        return tags
+
     def _read_side(self, X_side, name, *, reset):
-        """One side's items -> :class:`PaddedSequences` (the shared layer)."""
+        """One side's items -> (:class:`PaddedSequences`, whether they have
+        missing values), read by the shared layer. After fit, missing values
+        that the towers do not read are an error."""
         if self.vocab_size is not None:
             seqs = read_token_sequences(X_side, vocab_size=self.vocab_size, name=name)
             if reset:
                 warn_inner_token_zeros(seqs, type(self).__name__, name)
-            return seqs
+            return seqs, False
         seqs = read_float_sequences(
             X_side,
             name=name,
             dtype=self._numpy_dtype,
             padding_value=self._padding_value,
+            allow_missing=self.missing_values != "error",
         )
         if reset and self._padding_value is None:
             warn_zero_padding(seqs, type(self).__name__, name)
-        return seqs
+        missing = check_missing_and_times(
+            seqs,
+            time_channel=self.time_channel,
+            indicators=None if reset else self.missing_indicators_,
+            name=name,
+            estimator=type(self).__name__,
+        )
+        return seqs, missing
 
     def _read_pairs(self, X, *, reset, y=None):
         """Pairs of sequences (a pair list or a pair matrix) -> PairSequences."""
@@ -175,8 +211,12 @@ class _SiameseMixin(TransformerMixin):
                         f"X[{i}] is not a (left, right) pair: a list of pairs of "
                         "sequences needs two sequences in every entry."
                     )
-            left = self._read_side([p[0] for p in X], "X (left items)", reset=reset)
-            right = self._read_side([p[1] for p in X], "X (right items)", reset=reset)
+            left, left_missing = self._read_side(
+                [p[0] for p in X], "X (left items)", reset=reset
+            )
+            right, right_missing = self._read_side(
+                [p[1] for p in X], "X (right items)", reset=reset
+            )
             widths = left.n_channels, right.n_channels
             if reset:
                 self._pair_layout = "list"
@@ -219,8 +259,12 @@ class _SiameseMixin(TransformerMixin):
                 self._pair_layout = "matrix"
                 self.n_left_features_ = self._resolve_split(X.shape[1])
             k = self.n_left_features_
-            left = self._read_side(X[:, :k], "X (left items)", reset=reset)
-            right = self._read_side(X[:, k:], "X (right items)", reset=reset)
+            left, left_missing = self._read_side(
+                X[:, :k], "X (left items)", reset=reset
+            )
+            right, right_missing = self._read_side(
+                X[:, k:], "X (right items)", reset=reset
+            )
             widths = left.n_channels, right.n_channels
         if reset:
             if self.shared_weights and widths[0] != widths[1]:
@@ -231,6 +275,10 @@ class _SiameseMixin(TransformerMixin):
                     "shared_weights=False for two towers."
                 )
             self._channels = widths
+            # one rule for both towers (one tower with shared weights)
+            self.missing_indicators_ = self.vocab_size is None and uses_missing_inputs(
+                self.missing_values, left_missing or right_missing, self.time_channel
+            )
             if self._pair_layout == "list":
                 self.n_left_features_ = widths[0]
                 self.n_features_in_ = widths[0] + widths[1]
@@ -276,10 +324,16 @@ class _SiameseMixin(TransformerMixin):
 
     # ----------------------------------------------------------------- module
     def _build_network(self):
+        # the missing-value inputs' statistics fitted by _training_data (a
+        # fresh fit only; a loaded model's come with its state)
+        fitted = self.__dict__.pop("_fitted_observed", None)
+
         def tower(side):
             if self._sequence_tower:
-                return SequenceTower(
-                    self._channels[0 if side == "left" else 1],
+                channels = self._channels[0 if side == "left" else 1]
+                observed = getattr(self, "missing_indicators_", False)
+                module = SequenceTower(
+                    channels,
                     hidden_size=self.hidden_size,
                     embedding_dim=self.embedding_dim,
                     cell=self.tower,
@@ -288,7 +342,15 @@ class _SiameseMixin(TransformerMixin):
                     token_embedding_dim=self.token_embedding_dim,
                     conv_filters=layer_sizes(self.conv_filters, "conv_filters"),
                     conv_kernel_size=self.conv_kernel_size,
+                    observed_inputs=(
+                        (channels, self.time_channel) if observed else None
+                    ),
                 )
+                if fitted is not None:
+                    # in the network's own precision
+                    block = module.encoder.observed.to(self._torch_dtype)
+                    block.load_state_dict(fitted[side].state_dict())
+                return module
             k = self.n_left_features_
             return MLPTower(
                 k if side == "left" else self.n_features_in_ - k,
@@ -301,8 +363,38 @@ class _SiameseMixin(TransformerMixin):
             tower("left"), None if self.shared_weights else tower("right")
         )
 
+    def _fit_observed_inputs(self, X: PairSequences):
+        """The missing-value inputs' statistics of each tower, fitted on the
+        items of the training pairs: each channel's mean over its observed
+        steps (the value before the first observation) and the median time
+        between steps. A shared tower reads both sides, so its statistics
+        come from the left and right items' steps together; two towers each
+        get their own side's. An item in several pairs counts that often."""
+        dtype = self._torch_dtype
+
+        def fitted(sides):
+            width = max(s.values.shape[1] for s in sides)
+            values = np.concatenate(
+                [
+                    np.pad(s.values, ((0, 0), (0, width - s.values.shape[1]), (0, 0)))
+                    for s in sides
+                ]
+            )
+            lengths = np.concatenate([s.lengths for s in sides])
+            block = ObservedInputs(values.shape[2], self.time_channel).to(dtype)
+            return block.fit(torch.from_numpy(values), torch.from_numpy(lengths))
+
+        if self.shared_weights:
+            both = fitted([X.left, X.right])
+            return {"left": both, "right": both}
+        return {"left": fitted([X.left]), "right": fitted([X.right])}
+
     # -------------------------------------------------------------- negatives
     def _training_data(self, X, y, target, weight, rng):
+        if self._sequence_tower and self.missing_indicators_:
+            if not self._fit_call.warm:
+                # read by _build_network (a warm fit keeps the fitted ones)
+                self._fitted_observed = self._fit_observed_inputs(X)
         similar = self._similarity(target)
         n_new = 0
         if self.negatives == "auto":
@@ -413,7 +505,7 @@ class _SiameseMixin(TransformerMixin):
         tower = net.module_.network.tower(side)
         width = self._side_widths()[0 if side == "left" else 1]
         if self._sequence_tower:
-            seqs = self._read_side(X_side, "X_side", reset=False)
+            seqs, _ = self._read_side(X_side, "X_side", reset=False)
             channels = self._channels[0 if side == "left" else 1]
             if seqs.n_channels != channels:
                 raise ValueError(
@@ -599,6 +691,8 @@ class SiamesePairRegressor(
         conv_filters=(),
         conv_kernel_size=5,
         padding_value=None,
+        missing_values="auto",
+        time_channel=None,
         loss="cosine_mse",
         distance="euclidean",
         margin=1.0,
@@ -649,6 +743,8 @@ class SiamesePairRegressor(
         self.conv_filters = conv_filters
         self.conv_kernel_size = conv_kernel_size
         self.padding_value = padding_value
+        self.missing_values = missing_values
+        self.time_channel = time_channel
         self.loss = loss
         self.distance = distance
         self.margin = margin
@@ -901,6 +997,8 @@ class SiamesePairClassifier(
         conv_filters=(),
         conv_kernel_size=5,
         padding_value=None,
+        missing_values="auto",
+        time_channel=None,
         distance="euclidean",
         margin=1.0,
         positive_label=None,
@@ -951,6 +1049,8 @@ class SiamesePairClassifier(
         self.conv_filters = conv_filters
         self.conv_kernel_size = conv_kernel_size
         self.padding_value = padding_value
+        self.missing_values = missing_values
+        self.time_channel = time_channel
         self.distance = distance
         self.margin = margin
         self.positive_label = positive_label

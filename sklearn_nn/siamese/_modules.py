@@ -117,6 +117,11 @@ class SequenceTower(nn.Module):
         Causal convolution layers before the recurrent layer.
     conv_kernel_size : int, default=5
         Kernel size of those convolutions.
+    observed_inputs : tuple (n_inputs, time_channel) or None, default=None
+        Sequences with missing values (NaN inside a sequence) and irregular
+        observation times: each channel is read as its last observed value,
+        an observed mask and the time since it was observed (see
+        :class:`~sklearn_nn._layers.ObservedInputs`, ``encoder.observed``).
 
     Notes
     -----
@@ -137,6 +142,7 @@ class SequenceTower(nn.Module):
         num_layers: int = 1,
         conv_filters: Sequence[int] = (),
         conv_kernel_size: int = 5,
+        observed_inputs=None,
     ):
         super().__init__()
         if pooling not in POOLINGS:
@@ -150,6 +156,7 @@ class SequenceTower(nn.Module):
             embedding_dim=token_embedding_dim,
             conv_filters=conv_filters,
             conv_kernel_size=conv_kernel_size,
+            observed_inputs=observed_inputs,
         )
         self.pooling = pooling
         self.projection = nn.Linear(self.encoder.n_outputs, embedding_dim)
