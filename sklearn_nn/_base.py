@@ -1250,15 +1250,24 @@ _VALIDATION_PARAMETERS_DOC = """X_val : array-like or list, default=None
             Weights of the validation samples."""
 
 
-def fill_doc(cls):
-    """Insert the shared parameter documentation into ``cls.__doc__``.
+def fill_doc(cls=None, /, **sections):
+    """Insert the shared documentation into ``cls.__doc__``: the one docs
+    template mechanism of the package.
 
-    The defaults written in it are the ones of ``cls.__init__`` (a family
-    may choose other defaults than the base's).
+    ``{common_parameters}`` and ``{net_contract}`` are the base's; a family
+    passes its own shared pieces as keyword arguments (``{name}`` in the
+    docstring is replaced by ``sections[name]``), as a decorator
+    (``@fill_doc(top_k=_TOP_K_DOC)``) or a call. The defaults written in the
+    common parameters are the ones of ``cls.__init__`` (a family may choose
+    other defaults than the base's).
     """
     import inspect
     import re
 
+    if cls is None:
+        return lambda cls: fill_doc(cls, **sections)
+    for name, text in sections.items():
+        cls.__doc__ = cls.__doc__.replace("{" + name + "}", text)
     doc = _COMMON_PARAMETERS_DOC
     auto = cls._auto_batch_size
     note = " as in\n        :class:`~sklearn.neural_network.MLPClassifier`"

@@ -225,6 +225,17 @@ def test_hard_gate_precomputed_base_outputs():
     np.testing.assert_allclose(variable.ravel(), gate.predict(XP), **TOL)
 
 
+def test_hard_gates_at_their_defaults_export():
+    # every default base model has a scikit-learn-onnx converter
+    X, y = regression()
+    reg = HardGateRegressor(max_epochs=5, random_state=0).fit(X, y)
+    (variable,) = run(to_onnx(reg, X[:1]), X=X)
+    np.testing.assert_allclose(variable.ravel(), reg.predict(X), **TOL)
+    Xc, yc = classification()
+    clf = HardGateClassifier(max_epochs=5, random_state=0).fit(Xc, yc)
+    check_classifier(to_onnx(clf, Xc[:1]), clf, Xc, X=Xc)
+
+
 def test_hard_gate_predicting_the_class_prior():
     # a pool without skill: the prior candidate is best and chosen, and the
     # graph predicts it too

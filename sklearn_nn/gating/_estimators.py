@@ -25,10 +25,10 @@ from sklearn.base import (
     is_classifier,
 )
 from sklearn.exceptions import NotFittedError
-from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
+from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -277,7 +277,7 @@ class _HardGateMixin:
         else:
             self.base_output_columns_ = self.gate_columns_ = None
             X_gate, base, names = X, self._out_of_fold_outputs(X, y, weight, rng), None
-        if not self._fit_call.warm:
+        if not getattr(getattr(self, "_fit_call", None), "warm", False):
             # a warm fit (warm_start, partial_fit's later calls) trains the
             # same network further: its candidates stay those of the first
             self._fit_candidates(base, target, weight, names)
@@ -708,18 +708,19 @@ estimators_ : list of estimator
         With ``base_output_columns``: the columns of ``X`` the gate reads."""
 
 
-def _shared_doc(cls, **values):
+def _fill_gate_doc(cls, **values):
+    """:func:`fill_doc` with the two hard gates' shared pieces, written for
+    ``cls`` (``values`` fill their blanks)."""
     import inspect
 
     defaults = inspect.signature(cls.__init__).parameters
     values["default_shrinkage"] = defaults["shrinkage"].default
-    for key, template in (
-        ("selection", _SELECTION_DOC),
-        ("gating_parameters", _PARAMETERS_DOC),
-        ("gating_attributes", _ATTRIBUTES_DOC),
-    ):
-        cls.__doc__ = cls.__doc__.replace("{" + key + "}", template.format(**values))
-    return fill_doc(cls)
+    return fill_doc(
+        cls,
+        selection=_SELECTION_DOC.format(**values),
+        gating_parameters=_PARAMETERS_DOC.format(**values),
+        gating_attributes=_ATTRIBUTES_DOC.format(**values),
+    )
 
 
 class HardGateClassifier(
@@ -926,7 +927,7 @@ class HardGateClassifier(
         return log_proba - np.log(np.exp(log_proba).sum(axis=1, keepdims=True))
 
 
-_shared_doc(
+_fill_gate_doc(
     HardGateClassifier,
     prior_what="class frequencies, as ``DummyClassifier(strategy='prior')``",
     vote_what="class probabilities",
@@ -1031,17 +1032,17 @@ default=None
     >>> from sklearn_nn import HardGateRegressor
     >>> rng = np.random.RandomState(0)
     >>> X = rng.uniform(-3, 3, size=(300, 1))
-    >>> y = np.where(X[:, 0] < 0, 0.0, X[:, 0])
-    >>> reg = HardGateRegressor(
-    ...     estimators=[("zero", DummyRegressor(strategy="constant", constant=0)),
-    ...                 ("line", LinearRegression())],
-    ...     gate_hidden_layer_sizes=(8,), random_state=0,
-    ... ).fit(X, y)
+    >>> y = np.where(X[:, 0] < 0, 0.0, 2 * X[:, 0])
+    >>> right = X[:, 0] > 0
+    >>> pool = [  # fitted elsewhere: each right on one half
+    ...     ("zero", DummyRegressor(strategy="constant", constant=0).fit(X, y)),
+    ...     ("line", LinearRegression().fit(X[right], y[right]))]
+    >>> reg = HardGateRegressor(estimators=pool, cv="prefit", random_state=0)
+    >>> reg = reg.fit(X, y)
     >>> list(reg.gate_names_)
     ['zero', 'line', 'prior', 'vote']
-    >>> reg.predict_gate([[-2.0], [2.0]])
-    array([[1., 0., 0., 0.],
-           [0., 1., 0., 0.]])
+    >>> reg.gate_names_[reg.predict_gate([[-2.0], [2.0]]).argmax(axis=1)]
+    array(['zero', 'line'], dtype=object)
     """
 
     _parameter_constraints: dict = {
@@ -1106,7 +1107,7 @@ default=None
         return [
             ("ridge", Ridge()),
             ("tree", DecisionTreeRegressor(max_depth=5)),
-            ("kernel_ridge", KernelRidge(kernel="rbf")),
+            ("svr", SVR()),
         ]
 
     def _build_module(self):
@@ -1163,14 +1164,14 @@ default=None
         return pred.ravel() if self._y_ndim == 1 else pred
 
 
-_shared_doc(
+_fill_gate_doc(
     HardGateRegressor,
     prior_what="mean target, as ``DummyRegressor()``",
     vote_what="predictions",
     default_pool="``[('ridge', Ridge()), ('tree', DecisionTreeRegressor("
-    "max_depth=5)), ('kernel_ridge', KernelRidge(kernel='rbf'))]`` (kernel "
-    "ridge costs ``O(n_samples^3)``: pass your own pool for more than a few "
-    "thousand samples)",
+    "max_depth=5)), ('svr', SVR())]`` (an RBF SVR costs ``O(n_samples^2)`` "
+    "or more to fit: pass your own pool for more than a few thousand "
+    "samples)",
     kind="Regressor",
     columns_what="a column index for a single output, a list of ``n_outputs`` "
     "indices for several",

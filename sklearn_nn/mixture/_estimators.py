@@ -194,12 +194,7 @@ class _MixtureMixin:
         return experts[:, :, 0] if self._y_ndim == 1 else experts
 
 
-def _fill_top_k_doc(cls):
-    cls.__doc__ = cls.__doc__.replace("{top_k}", _TOP_K_DOC)
-    return fill_doc(cls)
-
-
-@_fill_top_k_doc
+@fill_doc(top_k=_TOP_K_DOC)
 class MixtureOfExpertsClassifier(
     ClassifierMixin, ClassifierPartialFitMixin, _MixtureMixin, NeuralClassifierBase
 ):
@@ -367,7 +362,7 @@ class MixtureOfExpertsClassifier(
         )
 
 
-@_fill_top_k_doc
+@fill_doc(top_k=_TOP_K_DOC)
 class MixtureOfExpertsRegressor(
     RegressorMixin, RegressorPartialFitMixin, _MixtureMixin, NeuralRegressorBase
 ):
