@@ -390,6 +390,7 @@ class BaseNeuralEstimator(BaseEstimator):
         # parameter values and combinations, before any data work or
         # base-model fit
         self._check_parameters()
+        _check_optimizer(self.optimizer)
         X_val, y_val, sample_weight_val = validation
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
@@ -1112,6 +1113,22 @@ def _check_label_types(y):
         )
 
 
+def _check_optimizer(optimizer):
+    """A class (or factory) that is not a torch optimizer: a TypeError naming
+    ``optimizer``, before skorch fails on it with an unrelated message."""
+    if isinstance(optimizer, str):
+        return  # the parameter constraints list the names
+    if isinstance(optimizer, type) and not issubclass(
+        optimizer, torch.optim.Optimizer
+    ):
+        raise TypeError(
+            "optimizer must be 'adam', 'adamw', 'sgd', a torch.optim.Optimizer "
+            f"subclass (e.g. torch.optim.RMSprop) or a factory of one (e.g. "
+            f"functools.partial(torch.optim.SGD, momentum=0.9)); got the class "
+            f"{optimizer.__name__}, which is not a torch optimizer."
+        )
+
+
 def _class_weight_vector(class_weight, classes):
     unknown = [k for k in class_weight if k not in set(classes.tolist())]
     if unknown:
@@ -1119,7 +1136,20 @@ def _class_weight_vector(class_weight, classes):
             f"class_weight has keys {unknown} that are not labels in y; the "
             f"labels are {classes.tolist()}."
         )
-    return np.array([float(class_weight.get(c, 1.0)) for c in classes.tolist()])
+    weights = []
+    for c in classes.tolist():
+        value = class_weight.get(c, 1.0)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not np.isfinite(value)
+            or value < 0
+        ):
+            raise ValueError(
+                f"class_weight[{c!r}] must be a finite number >= 0, got {value!r}."
+            )
+        weights.append(float(value))
+    return np.array(weights)
 
 
 class NeuralRegressorBase(BaseNeuralEstimator):

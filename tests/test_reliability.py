@@ -385,3 +385,57 @@ def test_what_the_docs_promise_about_net_works(cls, tmp_path):
     for method in ("predict", "predict_proba"):
         with pytest.raises(TypeError, match="predict with the estimator itself"):
             getattr(net, method)(X)
+
+
+# ------------------------------------------------ issue 30's errors list
+def test_mixture_gate_and_experts_before_fit_are_not_fitted_errors():
+    from sklearn.exceptions import NotFittedError
+
+    from sklearn_nn import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
+
+    X = np.zeros((3, 2))
+    for cls in (MixtureOfExpertsClassifier, MixtureOfExpertsRegressor):
+        for method in ("predict_gate", "predict_experts"):
+            with pytest.raises(NotFittedError):
+                getattr(cls(), method)(X)
+
+
+@pytest.mark.parametrize("value", ["heavy", np.nan, -1.0, True])
+def test_class_weight_values_are_checked_and_named(value):
+    from sklearn_nn import MixtureOfExpertsClassifier
+
+    X, y = _data(MixtureOfExpertsClassifier, n=40)
+    with pytest.raises(ValueError, match=r"class_weight\[0\] must be a finite number"):
+        MixtureOfExpertsClassifier(class_weight={0: value}, max_epochs=1).fit(X, y)
+
+
+def test_an_optimizer_that_is_not_one_is_a_type_error_before_any_work():
+    from sklearn_nn import MixtureOfExpertsClassifier
+
+    X, y = _data(MixtureOfExpertsClassifier, n=40)
+    with pytest.raises(TypeError, match="got the class dict, which is not a torch"):
+        MixtureOfExpertsClassifier(optimizer=dict, max_epochs=1).fit(X, y)
+
+
+def test_hard_gate_regressor_with_one_huge_weight_fits():
+    # one weight of 1e300 leaves no weighted spread of y: the losses are
+    # scaled by the unweighted one instead of dividing by ~1e-298
+    from sklearn_nn import HardGateRegressor
+
+    X, y = _data(HardGateRegressor, n=60)
+    w = np.ones(60)
+    w[0] = 1e300
+    reg = HardGateRegressor(max_epochs=2, random_state=0).fit(X, y, sample_weight=w)
+    assert np.isfinite(reg.predict(X)).all()
+    assert reg._loss_scale == pytest.approx(np.var(y))
+
+
+def test_hard_gate_warm_refit_on_a_subset_of_the_classes():
+    from sklearn_nn import HardGateClassifier
+
+    X = np.random.RandomState(0).normal(size=(90, 3))
+    y = np.arange(90) % 3
+    gate = HardGateClassifier(max_epochs=2, warm_start=True, random_state=0)
+    gate.fit(X, y).fit(X[y < 2], y[y < 2])
+    proba = gate.predict_proba(X)
+    assert proba.shape == (90, 3) and np.allclose(proba.sum(1), 1)

@@ -346,6 +346,10 @@ class _HardGateMixin:
                         est, X, y, cv=splits, method=self._method(), params=params
                     )
                 oof = np.asarray(oof, dtype=np.float64).reshape(X.shape[0], -1)
+                if is_classifier(self):
+                    # columns: the labels of this y (a warm refit may hold
+                    # fewer than classes_)
+                    oof = _align_proba(oof, np.unique(y), self.classes_)
                 outputs.append(oof)
                 with _naming_base_model_errors(name, "fitting it"):
                     fitted.append(est.fit(X, y, **params))

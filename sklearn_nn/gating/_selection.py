@@ -107,16 +107,23 @@ def loss_scale(target, weight, loss):
     """What a regression selection loss is divided by, so that losses (and
     ``shrinkage``) do not depend on the target's units: the weighted
     variance (squared error) or mean absolute deviation from the weighted
-    mean (absolute error) of the target, averaged over the outputs; 1 for a
-    constant target."""
+    mean (absolute error) of the target, averaged over the outputs; the
+    unweighted one where the weights leave (almost) no spread, as when one
+    weight outweighs the others by 1e12 and more; 1 for a constant target."""
     y = np.asarray(target, dtype=np.float64)
     y = y.reshape(len(y), -1)
-    w = _weights(weight, len(y))
-    deviation = y - w @ y
-    if loss == "squared_error":
-        scale = float(np.mean(w @ np.square(deviation)))
-    else:
-        scale = float(np.mean(w @ np.abs(deviation)))
+
+    def spread(w):
+        deviation = y - w @ y
+        if loss == "squared_error":
+            return float(np.mean(w @ np.square(deviation)))
+        return float(np.mean(w @ np.abs(deviation)))
+
+    scale, unweighted = spread(_weights(weight, len(y))), spread(_weights(None, len(y)))
+    # weights that put (almost) all the mass on one sample leave no weighted
+    # spread: the unweighted one keeps the losses finite
+    if not scale > 1e-12 * unweighted:
+        scale = unweighted
     return scale if scale > 0 else 1.0
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from .._base import (
     BaseNeuralEstimator,
@@ -144,6 +145,7 @@ class _MixtureMixin:
             ``top_k``. ``argmax`` over a row is the expert responsible for
             the sample.
         """
+        check_is_fitted(self)
         return np.exp(_to_numpy(self._forward(X, self.net_.module_.log_gate)))
 
     def _post_fit(self, X, target, weight, data):
@@ -186,6 +188,7 @@ class _MixtureMixin:
             n_outputs) for a 2-D ``y``; ``predict(X)`` is their average
             weighted by :meth:`predict_gate`.
         """
+        check_is_fitted(self)
         # every expert, also those a top-k gate does not choose
         experts = self._forward(X, self.net_.module_.experts)
         if hasattr(self, "classes_"):
