@@ -1118,9 +1118,7 @@ def _check_optimizer(optimizer):
     ``optimizer``, before skorch fails on it with an unrelated message."""
     if isinstance(optimizer, str):
         return  # the parameter constraints list the names
-    if isinstance(optimizer, type) and not issubclass(
-        optimizer, torch.optim.Optimizer
-    ):
+    if isinstance(optimizer, type) and not issubclass(optimizer, torch.optim.Optimizer):
         raise TypeError(
             "optimizer must be 'adam', 'adamw', 'sgd', a torch.optim.Optimizer "
             f"subclass (e.g. torch.optim.RMSprop) or a factory of one (e.g. "
