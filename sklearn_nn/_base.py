@@ -1137,14 +1137,11 @@ def _class_weight_vector(class_weight, classes):
     weights = []
     for c in classes.tolist():
         value = class_weight.get(c, 1.0)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-            or not np.isfinite(value)
-            or value < 0
-        ):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            # (the values' range is checked with the weights' sums below)
             raise ValueError(
-                f"class_weight[{c!r}] must be a finite number >= 0, got {value!r}."
+                "class_weight must give every class a finite, non-negative "
+                f"weight; got {{{c!r}: {value!r}}}."
             )
         weights.append(float(value))
     return np.array(weights)

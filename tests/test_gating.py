@@ -498,7 +498,7 @@ def test_default_pools():
     assert isinstance(clf.named_estimators_.tree.random_state, int)
     assert clf.estimators is None  # the parameter is untouched
     reg = HardGateRegressor(max_epochs=3, random_state=0).fit(X, X[:, 0])
-    assert list(reg.gate_names_) == ["ridge", "tree", "svr", "prior", "vote"]
+    assert list(reg.gate_names_) == ["ridge", "tree", "knn", "prior", "vote"]
     assert is_one_hot(reg.predict_gate(X))
 
 

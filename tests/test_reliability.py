@@ -400,12 +400,13 @@ def test_mixture_gate_and_experts_before_fit_are_not_fitted_errors():
                 getattr(cls(), method)(X)
 
 
-@pytest.mark.parametrize("value", ["heavy", np.nan, -1.0, True])
-def test_class_weight_values_are_checked_and_named(value):
+@pytest.mark.parametrize("value", ["heavy", True, None])
+def test_class_weight_values_that_are_not_numbers_are_named(value):
     from sklearn_nn import MixtureOfExpertsClassifier
 
     X, y = _data(MixtureOfExpertsClassifier, n=40)
-    with pytest.raises(ValueError, match=r"class_weight\[0\] must be a finite number"):
+    match = rf"finite, non-negative weight; got \{{0: {value!r}\}}"
+    with pytest.raises(ValueError, match=match):
         MixtureOfExpertsClassifier(class_weight={0: value}, max_epochs=1).fit(X, y)
 
 

@@ -28,7 +28,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.naive_bayes import GaussianNB
-from sklearn.svm import SVR
+from sklearn.neighbors import KNeighborsRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -1111,7 +1111,7 @@ default=None
         return [
             ("ridge", Ridge()),
             ("tree", DecisionTreeRegressor(max_depth=5)),
-            ("svr", SVR()),
+            ("knn", KNeighborsRegressor()),
         ]
 
     def _build_module(self):
@@ -1173,9 +1173,8 @@ _fill_gate_doc(
     prior_what="mean target, as ``DummyRegressor()``",
     vote_what="predictions",
     default_pool="``[('ridge', Ridge()), ('tree', DecisionTreeRegressor("
-    "max_depth=5)), ('svr', SVR())]`` (an RBF SVR costs ``O(n_samples^2)`` "
-    "or more to fit: pass your own pool for more than a few thousand "
-    "samples)",
+    "max_depth=5)), ('knn', KNeighborsRegressor())]``: every one exports to "
+    "ONNX and predicts several outputs",
     kind="Regressor",
     columns_what="a column index for a single output, a list of ``n_outputs`` "
     "indices for several",
