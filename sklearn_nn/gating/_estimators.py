@@ -4,11 +4,13 @@ One mechanism. The base models' out-of-fold outputs (``cv``) give, for every
 training sample, what each *candidate* would have predicted for it: each base
 model, the **prior** (class frequencies / mean target, as scikit-learn's
 dummy estimators) and the **vote** (the pool's outputs averaged with convex
-weights fitted to those outputs). A gating MLP reads the sample's features
-and is trained to choose the candidate with the lowest ``selection_loss``,
-shrunk (``shrinkage``) toward the candidate that is best on average. The
-statistics are pure functions in :mod:`._selection`; nothing is refitted
-inside ``fit`` beyond the base models' cross-validation and final fit.
+weights fitted to those outputs), and so each candidate's ``selection_loss``
+there. A gating MLP on the sample's features is trained to predict each
+candidate's advantage in that loss over the candidate best on average, and
+picks the largest, keeping the best one unless another is predicted better
+by more than ``shrinkage``. The statistics are pure functions in
+:mod:`._selection`; nothing is refitted inside ``fit`` beyond the base
+models' cross-validation and final fit.
 """
 
 from __future__ import annotations
