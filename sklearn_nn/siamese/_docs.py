@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from .._base import fill_doc
-
 _PAIR_PARAMETERS_DOC = """n_left_features : int or None, default=None
         Pair matrix only: number of columns of ``X`` that hold the left item;
         the remaining ones hold the right item. None splits ``X`` into two
@@ -108,10 +106,9 @@ _PAIR_ATTRIBUTES_DOC = """n_features_in_ : int
         Validation loss at each epoch (``early_stopping=True`` only)."""
 
 
-def _fill_pair_doc(cls):
-    cls.__doc__ = (
-        cls.__doc__.replace("{pair_parameters}", _PAIR_PARAMETERS_DOC)
-        .replace("{negatives}", _NEGATIVES_DOC)
-        .replace("{pair_attributes}", _PAIR_ATTRIBUTES_DOC)
-    )
-    return fill_doc(cls)
+# the pieces fill_doc inserts into both pair estimators' docstrings
+PAIR_DOC_SECTIONS = dict(
+    pair_parameters=_PAIR_PARAMETERS_DOC,
+    negatives=_NEGATIVES_DOC,
+    pair_attributes=_PAIR_ATTRIBUTES_DOC,
+)

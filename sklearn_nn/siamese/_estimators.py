@@ -25,6 +25,7 @@ from .._base import (
     _as_tensor,
     _check_label_types,
     _to_numpy,
+    fill_doc,
 )
 from .._layers import ACTIVATIONS, POOLINGS, ObservedInputs, layer_sizes
 from .._partial_fit import ClassifierPartialFitMixin, RegressorPartialFitMixin
@@ -44,7 +45,7 @@ from .._sequences import (
 from ..exceptions import CollapsedEmbeddingWarning, NegativePairsWarning, _warn
 from ._calibration import _platt_scaling
 from ._collapse import _COLLAPSE_TOLERANCE, _spread
-from ._docs import _fill_pair_doc
+from ._docs import PAIR_DOC_SECTIONS
 from ._modules import (
     DISTANCES,
     MLPTower,
@@ -571,7 +572,7 @@ class _SiameseMixin(TransformerMixin):
         return np.asarray(names, dtype=object)
 
 
-@_fill_pair_doc
+@fill_doc(**PAIR_DOC_SECTIONS)
 class SiamesePairRegressor(
     RegressorMixin, RegressorPartialFitMixin, _SiameseMixin, NeuralRegressorBase
 ):
@@ -881,7 +882,7 @@ class SiamesePairRegressor(
         return tags
 
 
-@_fill_pair_doc
+@fill_doc(**PAIR_DOC_SECTIONS)
 class SiamesePairClassifier(
     ClassifierMixin, ClassifierPartialFitMixin, _SiameseMixin, NeuralClassifierBase
 ):
