@@ -411,6 +411,10 @@ class BaseNeuralEstimator(BaseEstimator):
             X, y = self._validate_fit_data(X, y, reset=not warm)
         target = self._encode_target(y, reset=not warm)
         weight = self._fit_weights(sample_weight, X, target)
+        if X_val is not None:
+            checked_validation = self._check_validation_data(
+                X_val, y_val, sample_weight_val
+            )
         streams = getattr(self, "_partial_streams", None) if partial and warm else None
         if streams is None:
             rng = check_random_state(self.random_state)
@@ -425,9 +429,9 @@ class BaseNeuralEstimator(BaseEstimator):
         data = training_data = self._training_data(X, y, target, weight, rng)
         valid = None
         if X_val is not None:
-            # after _training_data: a hard gate's base models are fitted now
-            valid = self._validation_data(X_val, y_val, sample_weight_val)
-            valid = valid.to(device)
+            # its tensors after _training_data: a hard gate's base models are
+            # fitted now
+            valid = self._validation_data(*checked_validation).to(device)
         elif self.early_stopping and not partial:
             try:
                 train_idx, valid_idx = train_test_split(
@@ -605,9 +609,12 @@ class BaseNeuralEstimator(BaseEstimator):
             None if weight is None else _weight_tensor(weight, self._torch_dtype),
         )
 
-    def _validation_data(self, X_val, y_val, sample_weight_val):
-        """The given validation set as tensors, validated as the training data
-        was (the fitted number of features, classes or outputs)."""
+    def _check_validation_data(self, X_val, y_val, sample_weight_val):
+        """The given validation set validated as the training data was (the
+        fitted number of features, classes or outputs): ``(X_val, target,
+        weight)``. The template calls it before any work on the training data
+        (a hard gate's base models' cross-validation), so that a bad
+        validation set fails at once."""
         _check_y_ndim(y_val)
         with _numeric_input_errors(regressor=not is_classifier(self)):
             X_val, y_val = self._validate_fit_data(X_val, y_val, reset=False)
@@ -636,6 +643,11 @@ class BaseNeuralEstimator(BaseEstimator):
                 raise type(exc)(
                     str(exc).replace("sample_weight", "sample_weight_val")
                 ) from None
+        return X_val, target, weight
+
+    def _validation_data(self, X_val, target, weight):
+        """The checked validation set (:meth:`_check_validation_data`) as the
+        module's tensors, after the training data was built."""
         return TensorBatches(
             self._make_inputs(X_val),
             torch.as_tensor(target),

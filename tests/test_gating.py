@@ -1026,3 +1026,28 @@ def test_partial_fit_chunks_equal_fit_epochs_and_keep_the_candidates():
     for chunk in np.array_split(np.arange(300), 3):
         reg.partial_fit(Xp[chunk], yp[chunk])
     assert reg.n_iter_ == 3 and reg.predict(Xp).shape == (300,)
+
+
+def test_a_bad_validation_set_fails_before_the_base_models_are_fitted(monkeypatch):
+    # X_val is validated before the base models' cross-validation (the slow
+    # part of fit), not after it
+    X, y, _ = two_regions(200, 0)
+    fits = []
+    original = LogisticRegression.fit
+
+    def counting(self, *args, **kwargs):
+        fits.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", counting)
+    gate = HardGateClassifier(
+        estimators=[("logreg", LogisticRegression())], early_stopping=True
+    )
+    with pytest.raises(ValueError, match="X has 2 features"):
+        gate.fit(X, y, X_val=X[:20, :2], y_val=y[:20])
+    with pytest.raises(ValueError, match="y_val has labels that are not in y"):
+        gate.fit(X, y, X_val=X[:20], y_val=y[:20] + 5)
+    assert fits == []
+    gate.set_params(max_epochs=3).fit(X, y, X_val=X[:20], y_val=y[:20])
+    assert len(fits) == 6  # 5 folds and the final fit
+    assert len(gate.validation_scores_) == gate.n_iter_

@@ -695,9 +695,9 @@ class MixtureOfExpertsRegressor(
         )
         return data
 
-    def _validation_data(self, X_val, y_val, sample_weight_val):
-        # X_val / y_val: in the standardised units of the training target
-        data = super()._validation_data(X_val, y_val, sample_weight_val)
+    def _validation_data(self, X_val, target, weight):
+        # y_val: in the standardised units of the training target
+        data = super()._validation_data(X_val, target, weight)
         standardised = (data.target.double() - self._target_shift) / self._target_scale
         data.target = standardised.to(self._torch_dtype)
         return data
