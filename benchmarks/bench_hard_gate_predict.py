@@ -92,7 +92,9 @@ def measure(X, y, make_pool, n_fit, repeats):
         "hard gate (only the chosen models)": lambda: gate.predict_proba(X_new),
         # the module on every base model's outputs: how the gate predicted
         # before this issue, and what the exported ONNX graph computes
-        "hard gate, every model on every row": lambda: gate._forward(X_new),
+        "hard gate, every model on every row": lambda: gate.net_.infer_all(
+            gate._make_inputs(X_new), len(X_new)
+        ),
         "StackingClassifier": lambda: stacking.predict_proba(X_new),
     }
     for fn in cases.values():  # warm up

@@ -406,7 +406,7 @@ def test_conditional_computation_each_model_predicts_only_its_rows():
     assert sum(counts) < 1.2 * len(X_test)
     # the same probabilities as the module on every base model's outputs
     # (what the exported graph computes)
-    full = clf._forward(X_test)[0].numpy()
+    full = clf.net_.infer_all(clf._make_inputs(X_test), len(X_test))[0].numpy()
     full = np.exp(full) / np.exp(full).sum(1, keepdims=True)
     np.testing.assert_allclose(proba, full, rtol=1e-6, atol=1e-7)
     # predict_gate runs no base model

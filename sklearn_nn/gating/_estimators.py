@@ -497,6 +497,12 @@ class _HardGateMixin:
         _check_no_nan_output(scores)
         return scores
 
+    def _module_output(self, X, module=None):
+        # the base's predict / predict_proba: the chosen candidates only
+        if module is None:
+            return self._chosen_outputs(X)
+        return super()._module_output(X, module)
+
     def _chosen_outputs(self, X):
         """The chosen candidates' predictions for validated ``X`` (module
         dtype, after the module's output transform), computing each base
@@ -914,24 +920,6 @@ class HardGateClassifier(
         """
         return self._classifier_partial_fit(X, y, classes, sample_weight)
 
-    def predict_log_proba(self, X):
-        """Log of the class probabilities of the chosen candidates.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Log-probabilities, columns ordered as ``classes_``.
-        """
-        out = self._chosen_outputs(self._validated(X))
-        _check_no_nan_output(out)
-        log_proba = _to_numpy(out)
-        return log_proba - np.log(np.exp(log_proba).sum(axis=1, keepdims=True))
-
 
 _fill_gate_doc(
     HardGateClassifier,
@@ -1149,25 +1137,6 @@ default=None
             The estimator, its gate trained one more epoch.
         """
         return self._partial_fit(X, y, sample_weight)
-
-    def predict(self, X):
-        """The chosen candidates' predictions.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions, with the same number of dimensions as the ``y``
-            seen in ``fit``.
-        """
-        out = self._chosen_outputs(self._validated(X))
-        _check_no_nan_output(out)
-        pred = _to_numpy(out)
-        return pred.ravel() if self._y_ndim == 1 else pred
 
 
 _fill_gate_doc(
