@@ -780,12 +780,15 @@ class BaseNeuralEstimator(BaseEstimator):
     def _forward(self, X, module=None):
         """User ``X`` through validation and the fitted module (or
         ``module``, a part of it that takes the same inputs)."""
-        check_is_fitted(self)
-        with _numeric_input_errors():
-            X = self._validate_X(X, reset=False)
-        out = self._module_output(X, module)
+        out = self._module_output(self._validated(X), module)
         _check_no_nan_output(out[0] if isinstance(out, tuple) else out)
         return out
+
+    def _validated(self, X):
+        """User ``X`` validated for a fitted estimator's prediction."""
+        check_is_fitted(self)
+        with _numeric_input_errors():
+            return self._validate_X(X, reset=False)
 
     def _module_output(self, X, module=None):
         """Already validated ``X`` through the fitted module (eval mode), or

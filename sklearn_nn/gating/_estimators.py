@@ -44,7 +44,6 @@ from .._base import (
     NeuralRegressorBase,
     _as_tensor,
     _check_no_nan_output,
-    _numeric_input_errors,
     _to_numpy,
     _weight_tensor,
     fill_doc,
@@ -536,11 +535,6 @@ class _HardGateMixin:
                 )
                 raw[rows] = module.candidates(torch.as_tensor(base, **kw))[:, c]
             return module.outputs(raw.unsqueeze(1)).squeeze(1).cpu()
-
-    def _validated(self, X):
-        check_is_fitted(self)
-        with _numeric_input_errors(regressor=not is_classifier(self)):
-            return self._validate_X(X, reset=False)
 
     def predict_gate(self, X):
         """The candidate chosen for each sample, as a one-hot matrix.
